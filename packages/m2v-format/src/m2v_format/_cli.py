@@ -46,7 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
         try:
             register = entry_point.load()
         except ImportError as error:  # a broken optional package must not break the others
-            print(f"m2v: warning: subcommand {entry_point.name!r} unavailable: {error}", file=sys.stderr)
+            print(
+                f"m2v: warning: subcommand {entry_point.name!r} unavailable: {error}",
+                file=sys.stderr,
+            )
             continue
         register(subparsers)
     return parser

@@ -1,0 +1,66 @@
+"""The conformance reader of m2v-format itself.
+
+    python -m m2v_format._conformance_reader REQUESTS.jsonl RESPONSES.jsonl
+
+Answers each request of the conformance protocol (``spec/conformance/README.md``) with
+``load_model`` + ``reference_tokenize`` / ``reference_encode``, and reports refusals with the
+m2v error codes (run the suite with ``--codes m2v``).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from m2v_format import load_model, reference_encode, reference_tokenize
+from m2v_format._errors import FormatError
+
+
+def answer(request: dict[str, Any]) -> dict[str, Any]:
+    """The response line for one request."""
+    case_id = request.get("id")
+    try:
+        texts: list[str] = request["texts"]
+        max_length: int | None = request.get("max_length")
+        normalize: bool | None = request.get("normalize")
+        model = load_model(request["model"])
+        token_ids = reference_tokenize(model, texts, max_length=max_length)
+        embeddings = reference_encode(model, texts, max_length=max_length, normalize=normalize)
+    except FormatError as exc:
+        return {"id": case_id, "ok": False, "error_code": exc.code, "message": str(exc)}
+    except Exception as exc:  # a bug, not a refusal: no error code
+        return {
+            "id": case_id,
+            "ok": False,
+            "error_code": None,
+            "message": f"unexpected {type(exc).__name__}: {exc}",
+        }
+    return {
+        "id": case_id,
+        "ok": True,
+        "token_ids": [[int(i) for i in ids] for ids in token_ids],
+        "embeddings": [[float(x) for x in row] for row in embeddings],
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Read REQUESTS.jsonl, write RESPONSES.jsonl (one line per request, in order)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) != 2:
+        print("usage: python -m m2v_format._conformance_reader REQUESTS RESPONSES", file=sys.stderr)
+        return 2
+    with (
+        open(args[0], encoding="utf-8") as requests,
+        open(args[1], "w", encoding="utf-8", newline="\n") as responses,
+    ):
+        for line in requests:
+            if line.strip():
+                responses.write(json.dumps(answer(json.loads(line))) + "\n")
+                responses.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,251 @@
+"""The atomic writer (W1, W2): native layout + modules.json + README.md, writer dtypes."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from m2v_format._card import ModelCard, render_card
+from m2v_format._checks import (
+    EMBEDDINGS,
+    MAPPING,
+    SCALE,
+    WEIGHTS,
+    TensorMeta,
+    check_finite,
+    check_mapping_range,
+    check_scale_value,
+    check_structure,
+    check_vocabulary,
+    first,
+)
+from m2v_format._errors import OutputExistsError, UnsupportedDtypeError
+from m2v_format._layout import CONFIG, MODULES, README, SAFETENSORS, TOKENIZER
+from m2v_format._model import StaticModelData
+from m2v_format._safetensors import dtype_name, write_safetensors
+from m2v_format._tokenizer import copy_tokenizer, model_type, without_padding_or_truncation
+
+STATIC_EMBEDDING_TYPE = "sentence_transformers.models.StaticEmbedding"
+NORMALIZE_TYPE = "sentence_transformers.models.Normalize"
+
+
+def _as_writer_embeddings(array: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    if array.dtype.kind == "f" and array.dtype.itemsize == 8:
+        return array.astype("<f4")
+    if (array.dtype.kind, array.dtype.itemsize) in {("f", 4), ("f", 2), ("i", 1)}:
+        return array
+    raise UnsupportedDtypeError(
+        f"embeddings of dtype {array.dtype} cannot be written; use float32, float16 or int8"
+    )
+
+
+def _as_writer_weights(array: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    if array.dtype.kind != "f":
+        raise UnsupportedDtypeError(
+            f"weights of dtype {array.dtype} cannot be written; use a float"
+        )
+    return array.astype("<f4", copy=False)
+
+
+def _as_writer_mapping(array: np.ndarray[Any, Any], rows: int) -> np.ndarray[Any, Any]:
+    if array.dtype.kind not in "iu":
+        raise UnsupportedDtypeError(
+            f"mapping of dtype {array.dtype} cannot be written; use an integer dtype"
+        )
+    first(check_mapping_range(array, rows, None))
+    return array.astype("<i4", copy=False)
+
+
+def writer_tensors(model: StaticModelData) -> dict[str, np.ndarray[Any, Any]]:
+    """The tensors to write, in writer dtypes (T3), after checking T2 and T4-T7.
+
+    float64 embeddings are written as float32; weights as float32; mapping as int32.
+    """
+    embeddings = _as_writer_embeddings(np.asarray(model.embeddings))
+    tensors: dict[str, np.ndarray[Any, Any]] = {EMBEDDINGS: embeddings}
+    if model.weights is not None:
+        tensors[WEIGHTS] = _as_writer_weights(np.asarray(model.weights))
+    if model.mapping is not None:
+        rows = int(embeddings.shape[0]) if embeddings.ndim == 2 else 0
+        tensors[MAPPING] = _as_writer_mapping(np.asarray(model.mapping), rows)
+    if model.embeddings_scale is not None:
+        tensors[SCALE] = np.array([model.embeddings_scale], dtype="<f4")
+
+    def meta(name: str) -> TensorMeta | None:
+        array = tensors.get(name)
+        return None if array is None else TensorMeta(name, dtype_name(array.dtype), array.shape)
+
+    embeddings_meta = meta(EMBEDDINGS)
+    assert embeddings_meta is not None
+    first(check_structure(embeddings_meta, meta(WEIGHTS), meta(MAPPING), meta(SCALE), None))
+    weights, mapping = tensors.get(WEIGHTS), tensors.get(MAPPING)
+    first(
+        check_vocabulary(
+            int(embeddings.shape[0]),
+            None if weights is None else len(weights),
+            None if mapping is None else len(mapping),
+            model.vocab_size,
+            None,
+            largest_token_id=model.largest_token_id,
+        )
+    )
+    if model.embeddings_scale is not None:
+        first(check_scale_value(model.embeddings_scale, None))
+    first(check_finite(EMBEDDINGS, embeddings, None))
+    if weights is not None:
+        first(check_finite(WEIGHTS, weights, None))
+    return tensors
+
+
+def writer_config(
+    model: StaticModelData, tensors: dict[str, np.ndarray[Any, Any]]
+) -> dict[str, Any]:
+    """config.json as written: ``format_version`` and ``normalize`` first and always (W2, V4)."""
+    config = model.config.to_dict()
+    config.pop("format_version", None)
+    config.pop("normalize", None)
+    embeddings = tensors[EMBEDDINGS]
+    config["embedding_dtype"] = embeddings.dtype.name
+    if MAPPING in tensors:
+        config["vocabulary_quantization"] = int(embeddings.shape[0])
+    else:
+        config.pop("vocabulary_quantization", None)
+    version = "1.1" if SCALE in tensors else "1.0"
+    return {"format_version": version, "normalize": model.normalize, **config}
+
+
+def modules_config(normalize: bool) -> list[dict[str, Any]]:
+    """modules.json for sentence-transformers (C5)."""
+    modules: list[dict[str, Any]] = [
+        {"idx": 0, "name": "0", "path": ".", "type": STATIC_EMBEDDING_TYPE}
+    ]
+    if normalize:
+        modules.append({"idx": 1, "name": "1", "path": "1_Normalize", "type": NORMALIZE_TYPE})
+    return modules
+
+
+def _write_bytes(path: Path, data: bytes | memoryview) -> None:
+    with path.open("xb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _write_weights(path: Path, tensors: dict[str, np.ndarray[Any, Any]]) -> None:
+    with path.open("xb") as handle:
+        write_safetensors(handle, tensors)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _fsync_folder(folder: Path) -> None:
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory descriptors
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:  # pragma: no cover - some file systems refuse fsync on folders
+        pass
+    finally:
+        os.close(descriptor)
+
+
+def _json_bytes(document: Any) -> bytes:
+    return (json.dumps(document, indent=4) + "\n").encode("ascii")
+
+
+def _sentence_transformers_loads(tensors: dict[str, np.ndarray[Any, Any]]) -> bool:
+    return bool(tensors[EMBEDDINGS].dtype.kind == "f")
+
+
+def _fill(folder: Path, model: StaticModelData, card: ModelCard, name: str) -> None:
+    tensors = writer_tensors(model)
+    config = writer_config(model, tensors)
+    _write_weights(folder / SAFETENSORS, tensors)
+    tokenizer = model.tokenizer
+    if tokenizer.padding is not None or tokenizer.truncation is not None:
+        tokenizer = without_padding_or_truncation(copy_tokenizer(tokenizer))
+    _write_bytes(folder / TOKENIZER, tokenizer.to_str().encode("utf-8"))
+    _write_bytes(folder / CONFIG, _json_bytes(config))
+    _write_bytes(folder / MODULES, _json_bytes(modules_config(model.normalize)))
+    embeddings = tensors[EMBEDDINGS]
+    text = render_card(
+        card,
+        model_name=name,
+        rows=int(embeddings.shape[0]),
+        dim=int(embeddings.shape[1]),
+        dtype=embeddings.dtype.name,
+        tokenizer_type=model_type(model.tokenizer),
+        normalize=model.normalize,
+        format_version=config["format_version"],
+        quantized_vocabulary=MAPPING in tensors,
+        sentence_transformers=_sentence_transformers_loads(tensors),
+    )
+    _write_bytes(folder / README, text.encode("utf-8"))
+    _fsync_folder(folder)
+
+
+def save_model(
+    folder: str | os.PathLike[str],
+    model: StaticModelData,
+    *,
+    overwrite: bool = False,
+    card: ModelCard | None = None,
+) -> Path:
+    """Write ``model`` as a native m2v folder, atomically (rules W1, W2).
+
+    Everything is written into a temporary sibling folder and fsynced, then renamed into
+    place.  An existing ``folder`` raises ``OutputExistsError`` unless ``overwrite`` is
+    true; it is then replaced only once the new folder is complete.  On any failure the
+    temporary folder is removed and the destination is left as it was.
+
+    Returns:
+        The path of the written folder.
+
+    Raises:
+        OutputExistsError: ``folder`` exists and ``overwrite`` is false.
+        FormatError: the model breaks a rule (dtype, shape, vocabulary size, NaN, ...).
+    """
+    destination = Path(folder)
+    exists = destination.exists() or destination.is_symlink()
+    if exists and not overwrite:
+        raise OutputExistsError(
+            "destination exists (pass overwrite=True to replace it)", path=destination
+        )
+    if exists and not destination.is_dir():
+        raise OutputExistsError("destination exists and is not a folder", path=destination)
+    parent = destination.absolute().parent
+    parent.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_hex(4)
+    staging = parent / f".{destination.name}.m2v-tmp-{token}"
+    staging.mkdir()
+    try:
+        _fill(staging, model, card or _default_card(model), destination.name)
+        if exists:
+            backup = parent / f".{destination.name}.m2v-old-{token}"
+            os.replace(destination, backup)
+            try:
+                os.replace(staging, destination)
+            except BaseException:
+                os.replace(backup, destination)
+                raise
+            shutil.rmtree(backup, ignore_errors=True)
+        else:
+            os.rename(staging, destination)
+        _fsync_folder(parent)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return destination
+
+
+def _default_card(model: StaticModelData) -> ModelCard:
+    language = model.config.language
+    return ModelCard(language=language)

@@ -1,0 +1,80 @@
+"""The public API is exactly the contract's, and the errors are well-formed."""
+
+from __future__ import annotations
+
+import inspect
+
+import m2v_format
+from m2v_format import FormatError
+from m2v_format._errors import ALL_ERRORS
+
+CONTRACT = {
+    "FORMAT_VERSION",
+    "SUPPORTED_MAJOR",
+    "Layout",
+    "ModelCard",
+    "ModelConfig",
+    "StaticModelData",
+    "ValidationReport",
+    "Violation",
+    "load_model",
+    "quantize",
+    "resolve_model_path",
+    "save_model",
+    "validate_model",
+    "reference_encode",
+    "reference_tokenize",
+    "FormatError",
+    *(error.__name__ for error in ALL_ERRORS),
+}
+
+
+def test_all_is_the_contract() -> None:
+    assert set(m2v_format.__all__) == CONTRACT
+    assert len(m2v_format.__all__) == len(CONTRACT)
+    for name in m2v_format.__all__:
+        assert hasattr(m2v_format, name)
+
+
+def test_versions() -> None:
+    assert m2v_format.FORMAT_VERSION == "1.1"
+    assert m2v_format.SUPPORTED_MAJOR == 1
+
+
+def test_public_callables_are_documented() -> None:
+    for name in m2v_format.__all__:
+        value = getattr(m2v_format, name)
+        if inspect.isfunction(value) or inspect.isclass(value):
+            assert inspect.getdoc(value), name
+
+
+def test_error_codes_and_rules_are_unique() -> None:
+    codes = [error.code for error in ALL_ERRORS]
+    rules = [error.rule for error in ALL_ERRORS]
+    assert len(set(codes)) == len(codes)
+    assert len(set(rules)) == len(rules)
+    for error in ALL_ERRORS:
+        assert issubclass(error, FormatError)
+        assert error.rule
+        instance = error("what went wrong", path="/x/y")
+        assert instance.code in str(instance)
+        assert f"rule {error.rule}" in str(instance)
+
+
+def test_signatures() -> None:
+    load = inspect.signature(m2v_format.load_model)
+    assert list(load.parameters) == [
+        "path_or_id",
+        "subfolder",
+        "token",
+        "revision",
+        "check_values",
+    ]
+    assert load.parameters["check_values"].default is True
+    save = inspect.signature(m2v_format.save_model)
+    assert list(save.parameters) == ["folder", "model", "overwrite", "card"]
+    encode = inspect.signature(m2v_format.reference_encode)
+    assert encode.parameters["max_length"].default == 512
+    assert encode.parameters["normalize"].default is None
+    quantize = inspect.signature(m2v_format.quantize)
+    assert list(quantize.parameters) == ["model", "to", "dims"]

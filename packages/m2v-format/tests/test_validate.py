@@ -1,0 +1,155 @@
+"""validate_model: reports every broken rule, keeps going, never raises."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from format_builders import WORDS, good_embeddings, tiny_model, word_tokenizer, write_folder
+from m2v_format import Layout, ValidationReport, Violation, save_model, validate_model
+
+V = len(WORDS)
+
+
+def _rules(report: ValidationReport) -> list[str]:
+    return sorted(v.rule for v in report.violations)
+
+
+def test_potion_is_clean(potion_path: Path) -> None:
+    report = validate_model(potion_path)
+    assert report.ok
+    assert report.violations == []
+    assert report.warnings == []
+    assert report.layout is Layout.NATIVE
+
+
+def test_writer_output_is_clean(tmp_path: Path) -> None:
+    report = validate_model(save_model(tmp_path / "m", tiny_model(weights=True, clusters=4)))
+    assert report.ok
+    assert report.warnings == []
+
+
+def test_minilm_breaks_t1(minilm_path: Path) -> None:
+    report = validate_model(minilm_path)
+    assert not report.ok
+    assert _rules(report) == ["T1"]
+    assert report.violations[0].code == "missing-tensor"
+    assert report.violations[0].path == minilm_path / "model.safetensors"
+
+
+def test_bad_config_and_bad_tensors_are_both_reported(tmp_path: Path) -> None:
+    embeddings = good_embeddings(V + 2)
+    embeddings[0, 0] = np.nan
+    folder = write_folder(
+        tmp_path / "m",
+        {"embeddings": embeddings, "mapping": np.full(V, 99, np.int32)},
+        config={"normalize": "yes", "max_length": 0},
+    )
+    report = validate_model(folder)
+    assert _rules(report) == ["C2", "C2", "T4", "T6"]
+    codes = {v.code for v in report.violations}
+    assert codes == {"invalid-config-value", "non-finite-values", "mapping-out-of-range"}
+
+
+def test_bad_tokenizer_and_bad_header_are_both_reported(tmp_path: Path) -> None:
+    folder = write_folder(
+        tmp_path / "m", b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}      ", tokenizer="[]"
+    )
+    assert _rules(validate_model(folder)) == ["K1", "S1"]
+
+
+def test_every_tensor_problem_at_once(tmp_path: Path) -> None:
+    tensors = {
+        "embeddings": np.ones((V, 4), np.int8),
+        "weights": np.ones((V, 2), np.float32),
+        "mapping": np.zeros(V, np.float32),
+        "embeddings_scale": np.array([0.0, 1.0], np.float16),
+    }
+    report = validate_model(write_folder(tmp_path / "m", tensors))
+    assert _rules(report) == ["T2", "T3", "T7"]
+
+
+def test_vocabulary_mismatches(tmp_path: Path) -> None:
+    tensors = {
+        "embeddings": good_embeddings(V + 1),
+        "weights": np.ones(V - 1, np.float32),
+    }
+    report = validate_model(write_folder(tmp_path / "m", tensors))
+    assert _rules(report) == ["T5", "T5"]
+
+
+def test_vocabulary_with_holes(tmp_path: Path) -> None:
+    """Ids beyond the vocabulary size would index past the tables: reported as T5."""
+    document = json.loads(word_tokenizer().to_str())
+    document["model"]["vocab"]["world"] = 40
+    folder = write_folder(
+        tmp_path / "m", {"embeddings": good_embeddings()}, tokenizer=json.dumps(document)
+    )
+    report = validate_model(folder)
+    assert _rules(report) == ["T5"]
+    assert "40" in report.violations[0].message
+
+
+def test_format_version_problems(tmp_path: Path) -> None:
+    folder = write_folder(
+        tmp_path / "m",
+        {"embeddings": good_embeddings()},
+        config={"format_version": "3.0", "normalize": 5},
+    )
+    report = validate_model(folder)
+    assert _rules(report) == ["V3"]  # later keys are not judged under an unknown major version
+
+
+def test_missing_paths_and_files(tmp_path: Path) -> None:
+    assert _rules(validate_model(tmp_path / "absent")) == ["L1"]
+    assert _rules(validate_model(tmp_path)) == ["L2"]
+    folder = save_model(tmp_path / "m", tiny_model())
+    assert _rules(validate_model(folder, subfolder="../m")) == ["L6"]
+
+
+def test_escaping_files_are_reported_and_not_read(tmp_path: Path) -> None:
+    folder = save_model(tmp_path / "m", tiny_model())
+    outside = tmp_path / "tokenizer.json"
+    (folder / "tokenizer.json").rename(outside)
+    os.symlink(outside, folder / "tokenizer.json")
+    report = validate_model(folder)
+    assert _rules(report) == ["L6"]
+
+
+def test_warnings(tmp_path: Path) -> None:
+    folder = write_folder(tmp_path / "m", {"embeddings": good_embeddings()}, config={})
+    report = validate_model(folder)
+    assert report.ok
+    assert sorted(w.rule for w in report.warnings) == ["C3", "C6"]
+    (folder / "config.json").write_text('{"normalize": true}')
+    (folder / "README.md").write_text("# card")
+    (folder / "modules.json").write_text("[]")
+    assert [w.rule for w in validate_model(folder).warnings] == ["C5"]
+
+
+def test_scale_with_old_format_version_warns(tmp_path: Path) -> None:
+    tensors = {
+        "embeddings": np.ones((V, 4), np.int8),
+        "embeddings_scale": np.array([0.5], np.float32),
+    }
+    folder = write_folder(
+        tmp_path / "m", tensors, config={"normalize": True, "format_version": "1.0"}
+    )
+    report = validate_model(folder)
+    assert report.ok
+    assert "V4" in [w.rule for w in report.warnings]
+
+
+def test_violation_strings() -> None:
+    violation = Violation("T4", "non-finite-values", "tensor has NaN", Path("/m/model.safetensors"))
+    assert str(violation) == "non-finite-values [rule T4]: tensor has NaN (/m/model.safetensors)"
+
+
+@pytest.mark.parametrize("content", [b"", b"\x00" * 7, b"garbage" * 100])
+def test_never_raises_on_garbage(tmp_path: Path, content: bytes) -> None:
+    folder = write_folder(tmp_path / "m", content, config="\x00", tokenizer="\x00")
+    report = validate_model(folder)
+    assert {"C1", "K1"} <= set(_rules(report))
