@@ -1,0 +1,995 @@
+"""Regenerate the m2v conformance suite: ``spec/conformance/cases`` and ``spec/conformance/models``.
+
+    uv run python tests/conformance/generate_vectors.py             # rewrite spec/conformance
+    uv run python tests/conformance/generate_vectors.py --out DIR   # write a copy elsewhere
+
+Everything is deterministic: tokenizers are written as explicit JSON from fixed vocabularies
+(nothing is trained), embeddings come from ``numpy.random.default_rng`` with fixed seeds,
+safetensors files are assembled byte by byte (so invalid files can be built too), and floats
+are written as the shortest text that reads back as the same float32.  Running the script
+twice gives byte-identical output; ``tests/conformance/test_generator.py`` checks that the
+committed suite is what this script produces.
+
+Expected outputs of valid cases come from the reference implementation,
+``m2v_format.reference_tokenize`` / ``m2v_format.reference_encode``.  They are cross-checked
+against model2vec 0.10.0 by ``tests/conformance/test_peers.py``, so the suite is not only
+checked against itself.
+
+Only ``cases/`` and ``models/`` are rewritten; README.md, the schema and the known-failures
+lists are maintained by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import struct
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[2]
+SUITE = REPO / "spec" / "conformance"
+GENERATED = ("cases", "models")
+
+# Default comparison tolerance of valid cases: tight enough that computing in float16
+# instead of float32 (rule I5) shows, loose enough for any float32 summation order.
+ATOL = 1e-6
+RTOL = 1e-5
+
+# ---------------------------------------------------------------------------------------------
+# Files
+# ---------------------------------------------------------------------------------------------
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write UTF-8 text with LF line endings, creating parent folders."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text.encode("utf-8"))
+
+
+def write_json(path: Path, obj: Any, *, ascii_only: bool = False) -> None:
+    write_text(path, json.dumps(obj, indent=2, ensure_ascii=ascii_only) + "\n")
+
+
+# ---------------------------------------------------------------------------------------------
+# Safetensors, assembled by hand
+# ---------------------------------------------------------------------------------------------
+
+_ST_DTYPES: dict[str, str] = {
+    "float64": "F64",
+    "float32": "F32",
+    "float16": "F16",
+    "int64": "I64",
+    "int32": "I32",
+    "int8": "I8",
+    "uint8": "U8",
+}
+
+
+@dataclass(frozen=True)
+class RawTensor:
+    """One safetensors entry: dtype name as written in the header, shape, little-endian bytes."""
+
+    name: str
+    dtype: str
+    shape: tuple[int, ...]
+    data: bytes
+
+
+def tensor(name: str, array: np.ndarray) -> RawTensor:
+    """A RawTensor from a numpy array (row-major, little-endian)."""
+    arr = np.ascontiguousarray(array)
+    little = arr.astype(arr.dtype.newbyteorder("<"), copy=False)
+    return RawTensor(name, _ST_DTYPES[arr.dtype.name], tuple(arr.shape), little.tobytes())
+
+
+def bf16_tensor(name: str, array: np.ndarray) -> RawTensor:
+    """A BF16 tensor: the upper 16 bits of each float32 (numpy has no bfloat16)."""
+    bits = np.ascontiguousarray(array, dtype="<f4").view("<u4") >> 16
+    return RawTensor(name, "BF16", tuple(array.shape), bits.astype("<u2").tobytes())
+
+
+def safetensors_bytes(
+    tensors: Sequence[RawTensor],
+    *,
+    metadata: dict[str, str] | None = None,
+    offsets: dict[str, tuple[int, int]] | None = None,
+) -> bytes:
+    """Serialize tensors (sorted by name) the way the safetensors format lays them out.
+
+    ``offsets`` overrides the data_offsets of named entries, to build invalid files.
+    """
+    header: dict[str, Any] = {}
+    if metadata is not None:
+        header["__metadata__"] = metadata
+    chunks: list[bytes] = []
+    position = 0
+    for t in sorted(tensors, key=lambda t: t.name):
+        begin, end = position, position + len(t.data)
+        if offsets and t.name in offsets:
+            begin, end = offsets[t.name]
+        header[t.name] = {"dtype": t.dtype, "shape": list(t.shape), "data_offsets": [begin, end]}
+        chunks.append(t.data)
+        position += len(t.data)
+    encoded = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    encoded += b" " * (-len(encoded) % 8)  # pad the header to 8 bytes, as writers do
+    return struct.pack("<Q", len(encoded)) + encoded + b"".join(chunks)
+
+
+ST_METADATA = {"format": "pt"}
+
+# ---------------------------------------------------------------------------------------------
+# Tokenizers, written as explicit tokenizer.json documents
+# ---------------------------------------------------------------------------------------------
+
+
+def _added(
+    token_id: int, content: str, *, special: bool = True, normalized: bool = False
+) -> dict[str, Any]:
+    return {
+        "id": token_id,
+        "content": content,
+        "single_word": False,
+        "lstrip": False,
+        "rstrip": False,
+        "normalized": normalized,
+        "special": special,
+    }
+
+
+def _tokenizer_doc(
+    *,
+    model: dict[str, Any],
+    added_tokens: list[dict[str, Any]],
+    normalizer: dict[str, Any] | None,
+    pre_tokenizer: dict[str, Any] | None,
+    post_processor: dict[str, Any] | None = None,
+    decoder: dict[str, Any] | None = None,
+    padding: dict[str, Any] | None = None,
+    truncation: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    return {
+        "version": "1.0",
+        "truncation": truncation,
+        "padding": padding,
+        "added_tokens": added_tokens,
+        "normalizer": normalizer,
+        "pre_tokenizer": pre_tokenizer,
+        "post_processor": post_processor,
+        "decoder": decoder,
+        "model": model,
+    }
+
+
+def _unique(items: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+WORDPIECE_SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+WORDPIECE_VOCAB: list[str] = _unique([
+    *WORDPIECE_SPECIALS,
+    *".,!?'-:;()",
+    *"0123456789",
+    *"abcdefghijklmnopqrstuvwxyz",
+    *(f"##{c}" for c in "abcdefghijklmnopqrstuvwxyz"),
+    "the", "quick", "brown", "fox", "jumps", "over", "lazy", "dog", "hello", "world", "cafe",
+    "creme", "brulee", "resume", "naive", "static", "model", "embed", "vector", "token", "text",
+    "is", "of", "and", "to", "in", "it", "this", "that", "test", "small", "fast",
+    "##s", "##ed", "##ing", "##er", "##ly", "##ding", "##dings", "##ize", "##tion",
+    *"\u4e2d\u6587\u65e5\u672c\u8a9e\u6771\u4eac",  # CJK: zhong wen ri ben yu dong jing
+])  # fmt: skip
+
+
+def _bert_template(cls_id: int, sep_id: int) -> dict[str, Any]:
+    def special(token: str, type_id: int) -> dict[str, Any]:
+        return {"SpecialToken": {"id": token, "type_id": type_id}}
+
+    def sequence(name: str, type_id: int) -> dict[str, Any]:
+        return {"Sequence": {"id": name, "type_id": type_id}}
+
+    return {
+        "type": "TemplateProcessing",
+        "single": [special("[CLS]", 0), sequence("A", 0), special("[SEP]", 0)],
+        "pair": [
+            special("[CLS]", 0),
+            sequence("A", 0),
+            special("[SEP]", 0),
+            sequence("B", 1),
+            special("[SEP]", 1),
+        ],
+        "special_tokens": {
+            "[CLS]": {"id": "[CLS]", "ids": [cls_id], "tokens": ["[CLS]"]},
+            "[SEP]": {"id": "[SEP]", "ids": [sep_id], "tokens": ["[SEP]"]},
+        },
+    }
+
+
+def wordpiece_tokenizer(
+    *, padding: dict[str, Any] | None = None, truncation: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """BERT-style WordPiece: BertNormalizer (lowercase, strip accents), BertPreTokenizer,
+    [CLS]/[SEP] template post-processor (readers must not add special tokens), [UNK]."""
+    vocab = {token: i for i, token in enumerate(WORDPIECE_VOCAB)}
+    return _tokenizer_doc(
+        model={
+            "type": "WordPiece",
+            "unk_token": "[UNK]",
+            "continuing_subword_prefix": "##",
+            "max_input_chars_per_word": 100,
+            "vocab": vocab,
+        },
+        added_tokens=[_added(vocab[t], t) for t in WORDPIECE_SPECIALS],
+        normalizer={
+            "type": "BertNormalizer",
+            "clean_text": True,
+            "handle_chinese_chars": True,
+            "strip_accents": None,
+            "lowercase": True,
+        },
+        pre_tokenizer={"type": "BertPreTokenizer"},
+        post_processor=_bert_template(vocab["[CLS]"], vocab["[SEP]"]),
+        decoder={"type": "WordPiece", "prefix": "##", "cleanup": True},
+        padding=padding,
+        truncation=truncation,
+    )
+
+
+def _byte_alphabet() -> list[str]:
+    """The GPT-2 byte-to-character table, in byte order."""
+    printable = [*range(ord("!"), ord("~") + 1), *range(0xA1, 0xAC + 1), *range(0xAE, 0xFF + 1)]
+    table: dict[int, str] = {}
+    extra = 0
+    for b in range(256):
+        if b in printable:
+            table[b] = chr(b)
+        else:
+            table[b] = chr(256 + extra)
+            extra += 1
+    return [table[b] for b in range(256)]
+
+
+BYTE_ALPHABET = _byte_alphabet()
+BPE_WORDS = [
+    "the", " the", " quick", " brown", " fox", " jumps", " over", " lazy", " dog", "hello",
+    " hello", " world", "\u00e9", " caf\u00e9", "ing", "ed", "er", " \u6771\u4eac", "\u6771", " \U0001f642",
+]  # fmt: skip
+
+
+def bpe_tokenizer() -> dict[str, Any]:
+    """Byte-level BPE (GPT-2 style): every byte is a token, so nothing is unknown.
+
+    Merges are derived from BPE_WORDS by joining characters left to right, in order.
+    """
+    vocab: dict[str, int] = {ch: i for i, ch in enumerate(BYTE_ALPHABET)}
+    merges: list[str] = []
+    for word in BPE_WORDS:
+        chars = [BYTE_ALPHABET[b] for b in word.encode("utf-8")]
+        current = chars[0]
+        for ch in chars[1:]:
+            merged = current + ch
+            if merged not in vocab:
+                vocab[merged] = len(vocab)
+                merges.append(f"{current} {ch}")
+            current = merged
+    eos = len(vocab)
+    return _tokenizer_doc(
+        model={
+            "type": "BPE",
+            "dropout": None,
+            "unk_token": None,
+            "continuing_subword_prefix": None,
+            "end_of_word_suffix": None,
+            "fuse_unk": False,
+            "byte_fallback": False,
+            "ignore_merges": False,
+            "vocab": vocab,
+            "merges": merges,
+        },
+        added_tokens=[_added(eos, "<|endoftext|>")],
+        normalizer=None,
+        pre_tokenizer={
+            "type": "ByteLevel",
+            "add_prefix_space": False,
+            "trim_offsets": True,
+            "use_regex": True,
+        },
+        decoder={
+            "type": "ByteLevel",
+            "add_prefix_space": True,
+            "trim_offsets": True,
+            "use_regex": True,
+        },
+    )
+
+
+def unigram_tokenizer() -> dict[str, Any]:
+    """SentencePiece-style Unigram: NFKC, Metaspace, unk_id 0; no uppercase pieces."""
+    pieces: list[list[Any]] = [["<unk>", 0.0], ["\u2581", -2.5]]
+    words = [
+        "the",
+        "quick",
+        "fox",
+        "dog",
+        "hello",
+        "world",
+        "caf\u00e9",
+        "\u6771\u4eac",
+        "static",
+        "model",
+    ]
+    pieces += [[f"\u2581{w}", round(-3.0 - 0.01 * i, 2)] for i, w in enumerate(words)]
+    pieces += [[s, round(-4.0 - 0.1 * i, 2)] for i, s in enumerate(["ing", "ed", "er"])]
+    pieces += [[c, round(-6.0 - 0.01 * i, 2)] for i, c in enumerate("abcdefghijklmnopqrstuvwxyz")]
+    metaspace = {
+        "type": "Metaspace",
+        "replacement": "\u2581",
+        "prepend_scheme": "always",
+        "split": True,
+    }
+    return _tokenizer_doc(
+        model={"type": "Unigram", "unk_id": 0, "vocab": pieces, "byte_fallback": False},
+        added_tokens=[_added(0, "<unk>")],
+        normalizer={"type": "NFKC"},
+        pre_tokenizer=metaspace,
+        decoder=dict(metaspace),
+    )
+
+
+WORDLEVEL_VOCAB = _unique([
+    "[UNK]", "[PAD]", *".,!?", "the", "quick", "brown", "fox", "jumps", "over", "lazy", "dog",
+    "hello", "world", "new", "york", "city", "caf\u00e9", "\u6771\u4eac", "static", "model",
+])  # fmt: skip
+
+
+def wordlevel_tokenizer() -> dict[str, Any]:
+    """WordLevel over Whitespace pre-tokenization, lowercase, [UNK]; one multi-word added token."""
+    vocab = {token: i for i, token in enumerate(WORDLEVEL_VOCAB)}
+    return _tokenizer_doc(
+        model={"type": "WordLevel", "vocab": vocab, "unk_token": "[UNK]"},
+        added_tokens=[
+            _added(vocab["[UNK]"], "[UNK]"),
+            _added(vocab["[PAD]"], "[PAD]"),
+            _added(len(vocab), "new york", special=False, normalized=True),
+        ],
+        normalizer={"type": "Lowercase"},
+        pre_tokenizer={"type": "Whitespace"},
+    )
+
+
+def vocab_size(doc: dict[str, Any]) -> int:
+    """Vocabulary size including added tokens (rule T5), as the tokenizers library counts it."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_str(json.dumps(doc))
+    size = len(tokenizer.get_vocab(with_added_tokens=True))
+    assert size == tokenizer.get_vocab_size(with_added_tokens=False) + sum(
+        entry["id"] >= tokenizer.get_vocab_size(with_added_tokens=False)
+        for entry in doc["added_tokens"]
+    ), "duplicate tokens in the vocabulary"
+    return size
+
+
+def token_id(doc: dict[str, Any], token: str) -> int:
+    from tokenizers import Tokenizer
+
+    found = Tokenizer.from_str(json.dumps(doc)).token_to_id(token)
+    assert found is not None, token
+    return int(found)
+
+
+# ---------------------------------------------------------------------------------------------
+# Model folders
+# ---------------------------------------------------------------------------------------------
+
+ST_MODULE = "sentence_transformers.models.StaticEmbedding"
+NORMALIZE_MODULE = "sentence_transformers.models.Normalize"
+
+
+def modules_json(*, normalize: bool, static_path: str = ".") -> list[dict[str, Any]]:
+    """modules.json as writers produce it (rule C5)."""
+    modules: list[dict[str, Any]] = [
+        {"idx": 0, "name": "0", "path": static_path, "type": ST_MODULE}
+    ]
+    if normalize:
+        modules.append({"idx": 1, "name": "1", "path": "1_Normalize", "type": NORMALIZE_MODULE})
+    return modules
+
+
+ST_CONFIG = {
+    "__version__": {"sentence_transformers": "3.3.1"},
+    "prompts": {},
+    "default_prompt_name": None,
+    "similarity_fn_name": "cosine",
+}
+
+
+def native_config(
+    dim: int, *, normalize: bool | None, dtype: str = "float32", **extra: Any
+) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "model_type": "model2vec",
+        "architectures": ["StaticModel"],
+        "tokenizer_name": "m2v-conformance",
+        "hidden_dim": dim,
+        "embedding_dtype": dtype,
+        "format_version": "1.0",
+    }
+    if normalize is not None:
+        config["normalize"] = normalize
+    config.update(extra)
+    return config
+
+
+@dataclass
+class Folder:
+    """The files of one model folder, by relative path (bytes, or JSON-serializable objects)."""
+
+    files: dict[str, Any] = field(default_factory=dict)
+
+    def write(self, root: Path) -> None:
+        for rel, content in sorted(self.files.items()):
+            path = root / rel
+            if isinstance(content, bytes):
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(content)
+            elif isinstance(content, str):
+                write_text(path, content)
+            else:
+                write_json(path, content)
+
+
+def native_folder(
+    tokenizer: dict[str, Any],
+    tensors: Sequence[RawTensor],
+    config: dict[str, Any] | None,
+    *,
+    modules: list[dict[str, Any]] | None = None,
+) -> Folder:
+    files: dict[str, Any] = {
+        "tokenizer.json": tokenizer,
+        "model.safetensors": safetensors_bytes(tensors, metadata=ST_METADATA),
+    }
+    if config is not None:
+        files["config.json"] = config
+    if modules is not None:
+        files["modules.json"] = modules
+    return Folder(files)
+
+
+def gaussian(rows: int, dim: int, seed: int) -> np.ndarray:
+    """Deterministic float32 embeddings."""
+    return np.random.default_rng(seed).standard_normal((rows, dim)).astype(np.float32)
+
+
+def wp_vectors(dim: int = 12) -> tuple[dict[str, Any], np.ndarray]:
+    doc = wordpiece_tokenizer()
+    return doc, gaussian(vocab_size(doc), dim, seed=1)
+
+
+def build_models() -> dict[str, Folder]:
+    """Every model folder of the suite, by name."""
+    models: dict[str, Folder] = {}
+    wp, emb = wp_vectors()
+    rows, dim = emb.shape
+
+    def native(name: str, tensors: Sequence[RawTensor], config: dict[str, Any] | None,
+               tokenizer: dict[str, Any] = wp, modules: list[dict[str, Any]] | None = None) -> None:  # fmt: skip
+        if modules is None and config is not None:
+            modules = modules_json(normalize=bool(config.get("normalize")))
+        models[name] = native_folder(tokenizer, tensors, config, modules=modules)
+
+    # --- valid: WordPiece float32 in the three normalize states and without modules.json
+    native("wordpiece-f32", [tensor("embeddings", emb)], native_config(dim, normalize=True))
+    native("wordpiece-f32-raw", [tensor("embeddings", emb)], native_config(dim, normalize=False))
+    native(
+        "wordpiece-normalize-absent",
+        [tensor("embeddings", emb)],
+        native_config(dim, normalize=None),
+    )
+    models["wordpiece-no-modules-json"] = native_folder(
+        wp, [tensor("embeddings", emb)], native_config(dim, normalize=True)
+    )
+
+    # --- valid: other embedding dtypes
+    native("wordpiece-f16", [tensor("embeddings", gaussian(rows, dim, 2).astype(np.float16))],
+           native_config(dim, normalize=False, dtype="float16"))  # fmt: skip
+    f64 = np.random.default_rng(3).standard_normal((rows, dim))
+    native("wordpiece-f64", [tensor("embeddings", f64)],
+           native_config(dim, normalize=False, dtype="float64"))  # fmt: skip
+    i8 = np.random.default_rng(4).integers(-127, 128, size=(rows, dim), dtype=np.int8)
+    scale = np.array([0.0123], dtype=np.float32)
+    native("wordpiece-i8", [tensor("embeddings", i8)],
+           native_config(dim, normalize=False, dtype="int8"))  # fmt: skip
+    native("wordpiece-i8-scale", [tensor("embeddings", i8), tensor("embeddings_scale", scale)],
+           native_config(dim, normalize=False, dtype="int8", format_version="1.1"))  # fmt: skip
+    native("wordpiece-i8-scale-normalized",
+           [tensor("embeddings", i8), tensor("embeddings_scale", scale)],
+           native_config(dim, normalize=True, dtype="int8", format_version="1.1"))  # fmt: skip
+
+    # --- valid: vocabulary quantization and per-token weights
+    clusters = 16
+    centroids = gaussian(clusters, dim, 5)
+    mapping = np.asarray(np.random.default_rng(6).integers(0, clusters, size=rows), np.int64)
+    mapping[:clusters] = np.arange(clusters)  # every cluster is used
+    weights = np.asarray(np.random.default_rng(7).uniform(0.25, 2.0, size=rows), np.float32)
+    native("wordpiece-vq-i32",
+           [tensor("embeddings", centroids), tensor("mapping", mapping.astype(np.int32)),
+            tensor("weights", weights)],
+           native_config(dim, normalize=False, vocabulary_quantization=clusters))  # fmt: skip
+    native("wordpiece-vq-i64",
+           [tensor("embeddings", centroids), tensor("mapping", mapping.astype(np.int64)),
+            tensor("weights", weights)],
+           native_config(dim, normalize=False, vocabulary_quantization=clusters))  # fmt: skip
+    native("wordpiece-weights", [tensor("embeddings", emb), tensor("weights", weights)],
+           native_config(dim, normalize=False))  # fmt: skip
+
+    # --- valid: sentence-transformers layouts (no config.json; normalize from modules.json)
+    st_tensors = [tensor("embedding.weight", emb)]
+    st_file = safetensors_bytes(st_tensors, metadata=ST_METADATA)
+    for normalize in (True, False):
+        suffix = "-normalize" if normalize else ""
+        models[f"st-root{suffix}"] = Folder({
+            "config_sentence_transformers.json": ST_CONFIG,
+            "modules.json": modules_json(normalize=normalize),
+            "model.safetensors": st_file,
+            "tokenizer.json": wp,
+        })  # fmt: skip
+        models[f"st-nested{suffix}"] = Folder({
+            "config_sentence_transformers.json": ST_CONFIG,
+            "modules.json": modules_json(normalize=normalize, static_path="0_StaticEmbedding"),
+            "0_StaticEmbedding/model.safetensors": st_file,
+            "0_StaticEmbedding/tokenizer.json": wp,
+        })  # fmt: skip
+    models["st-root-no-modules-json"] = Folder({
+        "config_sentence_transformers.json": ST_CONFIG,
+        "model.safetensors": st_file,
+        "tokenizer.json": wp,
+    })  # fmt: skip
+
+    # --- valid: tokenizer.json with padding and truncation blocks (K2)
+    padded = wordpiece_tokenizer(
+        padding={
+            "strategy": {"Fixed": 16},
+            "direction": "Right",
+            "pad_to_multiple_of": None,
+            "pad_id": 0,
+            "pad_type_id": 0,
+            "pad_token": "[PAD]",
+        },
+        truncation={"direction": "Right", "max_length": 2, "strategy": "LongestFirst", "stride": 0},
+    )
+    native("wordpiece-padding-truncation", [tensor("embeddings", emb)],
+           native_config(dim, normalize=False), tokenizer=padded)  # fmt: skip
+
+    # --- valid: forward compatibility (V2, C4, T8)
+    extras = native_config(
+        dim,
+        normalize=True,
+        future_option={"enabled": True, "levels": [1, 2, 3]},
+        comment="unknown keys are ignored by readers",
+    )
+    native("wordpiece-unknown-extras",
+           [tensor("embeddings", emb), tensor("future_tensor", np.arange(6, dtype=np.int32))],
+           extras)  # fmt: skip
+    native("wordpiece-format-1-7", [tensor("embeddings", emb)],
+           native_config(dim, normalize=True, format_version="1.7"))  # fmt: skip
+
+    # --- valid: the other tokenizer models
+    bpe = bpe_tokenizer()
+    native("bpe-byte-level", [tensor("embeddings", gaussian(vocab_size(bpe), 16, 8))],
+           native_config(16, normalize=True), tokenizer=bpe)  # fmt: skip
+    uni = unigram_tokenizer()
+    native("unigram", [tensor("embeddings", gaussian(vocab_size(uni), 8, 9))],
+           native_config(8, normalize=True), tokenizer=uni)  # fmt: skip
+    wl = wordlevel_tokenizer()
+    native("wordlevel", [tensor("embeddings", gaussian(vocab_size(wl), 10, 10))],
+           native_config(10, normalize=False), tokenizer=wl)  # fmt: skip
+
+    models.update(build_invalid_models(wp, emb))
+    return models
+
+
+def build_invalid_models(wp: dict[str, Any], emb: np.ndarray) -> dict[str, Folder]:
+    """Model folders that break exactly one rule each."""
+    rows, dim = emb.shape
+    good = [tensor("embeddings", emb)]
+    config = native_config(dim, normalize=True)
+    modules = modules_json(normalize=True)
+    hello = token_id(wp, "hello")
+
+    def folder(
+        tensors: Sequence[RawTensor] | bytes = good,
+        cfg: Any = config,
+        tokenizer: Any = wp,
+    ) -> Folder:
+        files: dict[str, Any] = {"modules.json": modules}
+        files["model.safetensors"] = (
+            tensors
+            if isinstance(tensors, bytes)
+            else safetensors_bytes(tensors, metadata=ST_METADATA)
+        )
+        if cfg is not None:
+            files["config.json"] = cfg
+        if tokenizer is not None:
+            files["tokenizer.json"] = tokenizer
+        return Folder(files)
+
+    def cfg_with(**changes: Any) -> dict[str, Any]:
+        return {**config, **changes}
+
+    valid_file = safetensors_bytes(good, metadata=ST_METADATA)
+    nan = emb.copy()
+    nan[hello, 3] = np.nan
+    i8 = np.clip(np.round(emb * 40), -127, 127).astype(np.int8)
+    centroids = emb[:16]
+    mapping = (np.arange(rows) % 16).astype(np.int32)
+    bad_mapping = mapping.copy()
+    bad_mapping[hello] = 16
+    embeddings_entry = tensor("embeddings", emb)
+
+    return {
+        "invalid-missing-tokenizer": folder(tokenizer=None),
+        "invalid-config-json": folder(cfg='{"format_version": "1.0", "normalize": true,\n'),
+        "invalid-config-not-object": folder(cfg=[config]),
+        "invalid-normalize-type": folder(cfg=cfg_with(normalize="yes")),
+        "invalid-max-length-zero": folder(cfg=cfg_with(max_length=0)),
+        "invalid-format-version-2-0": folder(cfg=cfg_with(format_version="2.0")),
+        "invalid-format-version-one": folder(cfg=cfg_with(format_version="one")),
+        "invalid-truncated-safetensors": folder(valid_file[: len(valid_file) - 100]),
+        "invalid-header-too-large": folder(struct.pack("<Q", 100_000_008) + b'{"embeddings":'),
+        "invalid-header-not-json": folder(struct.pack("<Q", 16) + b"this is not JSON"),
+        "invalid-bad-data-offsets": folder(
+            safetensors_bytes(
+                good,
+                metadata=ST_METADATA,
+                offsets={"embeddings": (0, len(embeddings_entry.data) - 4 * dim)},
+            )
+        ),
+        "invalid-embeddings-rank-1": folder([tensor("embeddings", emb.reshape(-1))]),
+        "invalid-rows-mismatch": folder([tensor("embeddings", emb[:-1])]),
+        "invalid-weights-length": folder(
+            [embeddings_entry, tensor("weights", np.ones(rows - 1, dtype=np.float32))]
+        ),
+        "invalid-mapping-out-of-range": folder(
+            [tensor("embeddings", centroids), tensor("mapping", bad_mapping)]
+        ),
+        "invalid-mapping-float": folder(
+            [tensor("embeddings", centroids), tensor("mapping", mapping.astype(np.float32))]
+        ),
+        "invalid-embeddings-nan": folder([tensor("embeddings", nan)]),
+        "invalid-embeddings-bf16": folder([bf16_tensor("embeddings", emb)]),
+        "invalid-scale-negative": folder(
+            [tensor("embeddings", i8), tensor("embeddings_scale", np.array([-0.5], np.float32))],
+            cfg_with(format_version="1.1", embedding_dtype="int8"),
+        ),
+        "invalid-scale-with-float32": folder(
+            [embeddings_entry, tensor("embeddings_scale", np.array([0.5], np.float32))],
+            cfg_with(format_version="1.1"),
+        ),
+        "invalid-missing-embeddings": folder([tensor("vectors", emb)]),
+        "invalid-tokenizer-json": folder(
+            tokenizer={"version": "1.0", "model": {"type": "NeuralMagic", "vocab": {"hello": 0}}}
+        ),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Cases
+# ---------------------------------------------------------------------------------------------
+
+# Texts whose every character is in the WordPiece vocabulary (after lowercasing and accent
+# stripping): cases about dtypes, layouts and weights use them, so that a reader that keeps
+# unknown ids fails only the cases about unknown ids.
+BASIC_TEXTS = [
+    "The quick brown fox jumps over the lazy dog.",
+    "Hello, world!",
+    "HELLO",
+    "Caf\u00e9 cr\u00e8me br\u00fbl\u00e9e",
+    "cafe\u0301 (decomposed accent)",
+    "r\u00e9sum\u00e9 na\u00efve",
+    "\u6771\u4eac \u65e5\u672c\u8a9e \u4e2d\u6587",
+    "embeddings, tokenization and vectors",
+    "x",
+    "",
+]
+UNKNOWN_MIXED_TEXTS = [
+    "hello \U0001f642 world",
+    "hello\U0001f642 world",
+    "\u03b1\u03b2\u03b3 dog",
+    "the \u2603 fox",
+    "[UNK] hello",
+]
+UNKNOWN_TEXTS = [
+    "\U0001f642",
+    "\U0001f642\U0001f642 \U0001f389",
+    "\u2603\u2603\u2603",
+    "\u03b1\u03b2\u03b3 \u2192",
+]
+LONG_TEXT = " ".join("abcdefghijklmnopqrstuvwxyz"[i % 26] for i in range(600))
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    description: str
+    rules: list[str]
+    model: str
+    texts: list[str]
+    max_length: int | None = 512
+    error_code: str | None = None
+    rule: str | None = None
+
+
+def valid_cases() -> list[Case]:
+    wp = "wordpiece-f32"
+    raw = "wordpiece-f32-raw"
+    return [
+        # --- tokenization and inference (WordPiece, float32)
+        Case("wordpiece-basic",
+             "WordPiece (BERT normalizer and pre-tokenizer; its [CLS]/[SEP] template must not be "
+             "applied), float32, normalize true: punctuation, case, composed and decomposed "
+             "accents, CJK, the empty string.",
+             ["L2", "I1", "I3", "I5", "I6", "I7"], wp, BASIC_TEXTS),
+        Case("wordpiece-no-normalize", "The basic texts with normalize false: raw means.",
+             ["I5"], raw, BASIC_TEXTS),
+        Case("normalize-absent",
+             "config.json without a normalize key: readers must not normalize (C3).",
+             ["C3"], "wordpiece-normalize-absent", BASIC_TEXTS),
+        Case("unknown-mixed",
+             "Unknown ids (emoji, Greek, a snowman, a literal [UNK]) are dropped before the mean; "
+             "WordPiece turns a whole word with an unknown character into one [UNK].",
+             ["K3", "I4"], raw, UNKNOWN_MIXED_TEXTS),
+        Case("unknown-only",
+             "Texts made only of characters outside the vocabulary: every id is the unknown id, "
+             "all are dropped, the result is the zero vector, also with normalize true.",
+             ["K3", "I4", "I6", "I7"], wp, UNKNOWN_TEXTS),
+        Case("empty-strings", "Empty and whitespace-only texts give zero vectors.",
+             ["I6"], wp, ["", " ", "\t\n", "   "]),
+        Case("empty-batch", "An empty batch gives an empty result of shape (0, dim).",
+             ["I8"], wp, []),
+        Case("literal-special-tokens",
+             "Special tokens written in the text are matched by the tokenizer and kept (they are "
+             "not the unknown token); the template is still not applied.",
+             ["I3"], raw, ["[CLS] hello [SEP]", "[PAD][MASK]", "fox [SEP] dog"]),
+        # --- max_length
+        Case("max-length-char-cut",
+             "max_length 2, median token length 3: texts are first cut to 6 code points (astral "
+             "characters count once, not as two UTF-16 units or four UTF-8 bytes).",
+             ["I1", "I2"], raw, ["hello world", "\U0001f642\U0001f642\U0001f642\U0001f642 a"], 2),
+        Case("max-length-token-cut",
+             "max_length 3: after the character cut, only the first 3 token ids are kept.",
+             ["I2", "I3"], raw, ["a b c d e", "the quick brown fox"], 3),
+        Case("max-length-unk-in-prefix",
+             "max_length 3: the token cut happens before unknown ids are dropped, so an unknown "
+             "id inside the first 3 ids costs a slot.",
+             ["I3", "I4"], raw, ["\U0001f642 a b c d", "a \u2603 b c d"], 3),
+        Case("max-length-512", "A 600-token text with the default max_length 512.",
+             ["I3"], raw, [LONG_TEXT], 512),
+        Case("max-length-null", "The same 600-token text with max_length null: no truncation.",
+             ["I2", "I3"], raw, [LONG_TEXT], None),
+        # --- the other tokenizer models
+        Case("bpe-byte-level",
+             "Byte-level BPE (ByteLevel pre-tokenizer; no unknown token, every byte is a token): "
+             "accents, CJK, emoji, repeated spaces.",
+             ["K1", "K3", "I3"], "bpe-byte-level",
+             ["The quick brown fox", "hello world", "na\u00efve caf\u00e9", "\u6771\u4eac",
+              "emoji \U0001f642!", "  two  spaces  ", ""]),
+        Case("unigram", "Unigram (NFKC, Metaspace) on texts without unknown characters.",
+             ["K1", "I3"], "unigram",
+             ["the quick fox", "hello world", "\u6771\u4eac caf\u00e9", "static models", ""]),
+        Case("unigram-unk-id",
+             "Unigram with unk_id 0: unknown characters (uppercase, emoji) are dropped.",
+             ["K3", "I4"], "unigram",
+             ["The Dog", "\U0001f642\U0001f642", "hello \U0001f642 world", "\u00dcBER"]),
+        Case("wordlevel",
+             "WordLevel over Whitespace with a multi-word added token (\"new york\").",
+             ["K1", "I3", "T5"], "wordlevel",
+             ["The quick brown fox!", "New York city", "caf\u00e9 \u6771\u4eac", ""]),
+        Case("wordlevel-unk", "WordLevel with [UNK]: unknown words are dropped.",
+             ["K3", "I4"], "wordlevel", ["hello unknownword", "zzz qqq", "the lazy cat"]),
+        # --- embedding dtypes, quantization, weights
+        Case("float16", "float16 embeddings; means are computed in float32.",
+             ["T3", "I5"], "wordpiece-f16", BASIC_TEXTS),
+        Case("float64", "float64 embeddings must be accepted (computed as float32).",
+             ["T3", "I5"], "wordpiece-f64", BASIC_TEXTS),
+        Case("int8-unscaled", "int8 embeddings without embeddings_scale: raw int8 values as float32.",
+             ["T3", "I5"], "wordpiece-i8", BASIC_TEXTS),
+        Case("int8-scale", "int8 embeddings with embeddings_scale, normalize false: rows are "
+             "multiplied by the scale.", ["T7", "I5"], "wordpiece-i8-scale", BASIC_TEXTS),
+        Case("int8-scale-normalized",
+             "int8 with embeddings_scale and normalize true (a reader that ignores the scale gets "
+             "the same output).", ["T7", "I7"], "wordpiece-i8-scale-normalized", BASIC_TEXTS),
+        Case("vocab-quantized-i32",
+             "Vocabulary quantization: 16 rows, an int32 mapping and per-token weights.",
+             ["T3", "T5", "T6", "I5"], "wordpiece-vq-i32", BASIC_TEXTS),
+        Case("vocab-quantized-i64", "The same model with an int64 mapping.",
+             ["T3", "I5"], "wordpiece-vq-i64", BASIC_TEXTS),
+        Case("weights-without-mapping", "Per-token weights without a mapping.",
+             ["T5", "I5"], "wordpiece-weights", BASIC_TEXTS),
+        # --- layouts
+        Case("st-root-normalize",
+             "sentence-transformers root layout (tensor embedding.weight, no config.json); "
+             "modules.json lists Normalize, so outputs are normalized.",
+             ["L2", "L3", "L4"], "st-root-normalize", BASIC_TEXTS),
+        Case("st-root", "sentence-transformers root layout without a Normalize module.",
+             ["L2", "L3", "L4"], "st-root", BASIC_TEXTS),
+        Case("st-root-no-modules-json",
+             "sentence-transformers root layout without modules.json: normalize is false.",
+             ["L2", "L3"], "st-root-no-modules-json", BASIC_TEXTS),
+        Case("st-nested-normalize",
+             "Nested layout: config_sentence_transformers.json at the root, model files in "
+             "0_StaticEmbedding/, Normalize listed in modules.json.",
+             ["L2", "L3", "L4"], "st-nested-normalize", BASIC_TEXTS),
+        Case("st-nested", "Nested layout without a Normalize module.",
+             ["L2", "L3", "L4"], "st-nested", BASIC_TEXTS),
+        Case("native-without-modules-json",
+             "Native layout with no modules.json (readers must not need it).",
+             ["L2"], "wordpiece-no-modules-json", BASIC_TEXTS),
+        # --- tokenizer.json blocks, forward compatibility
+        Case("tokenizer-padding-truncation",
+             "tokenizer.json stores padding (fixed 16) and truncation (2) blocks; readers ignore "
+             "both.", ["K2"], "wordpiece-padding-truncation",
+             ["the quick brown fox jumps", "hello world", "a b c d e f g"]),
+        Case("tokenizer-padding-truncation-null",
+             "The same tokenizer with max_length null.", ["K2", "I2"],
+             "wordpiece-padding-truncation", ["the quick brown fox jumps", "a b c d e f g"], None),
+        Case("unknown-config-keys-and-tensor",
+             "Unknown config keys and an unknown extra tensor are ignored.",
+             ["V2", "C4", "T8"], "wordpiece-unknown-extras", BASIC_TEXTS),
+        Case("format-version-1-7", "format_version \"1.7\": a newer minor of major 1 is read.",
+             ["V1", "V2"], "wordpiece-format-1-7", BASIC_TEXTS),
+    ]  # fmt: skip
+
+
+INVALID: list[tuple[str, str, str, str]] = [
+    # (case id = model folder name, description, rule, error code)
+    ("invalid-missing-tokenizer", "Native layout without tokenizer.json.", "L2", "missing-file"),
+    ("invalid-config-json", "config.json is not valid JSON.", "C1", "invalid-json"),
+    ("invalid-config-not-object", "config.json is a JSON array, not an object.", "C1",
+     "invalid-json"),
+    ("invalid-normalize-type", "normalize is the string \"yes\", not a boolean.", "C2",
+     "invalid-config-value"),
+    ("invalid-max-length-zero", "max_length 0 (must be an integer >= 1 or null).", "C2",
+     "invalid-config-value"),
+    ("invalid-format-version-2-0", "format_version \"2.0\": an unknown major version.", "V3",
+     "unsupported-format-version"),
+    ("invalid-format-version-one", "format_version \"one\" is not MAJOR.MINOR.", "V1",
+     "invalid-format-version"),
+    ("invalid-truncated-safetensors", "model.safetensors is 100 bytes shorter than its header "
+     "says.", "S3", "truncated-file"),
+    ("invalid-header-too-large", "The safetensors header length is 100000008 (> 100 MB).", "S2",
+     "header-too-large"),
+    ("invalid-header-not-json", "The safetensors header is not JSON.", "S1",
+     "invalid-safetensors"),
+    ("invalid-bad-data-offsets", "The data_offsets of embeddings cover one row less than its "
+     "shape.", "S1", "invalid-safetensors"),
+    ("invalid-embeddings-rank-1", "embeddings is rank 1.", "T2", "invalid-tensor-shape"),
+    ("invalid-rows-mismatch", "embeddings has one row less than the vocabulary and there is no "
+     "mapping.", "T5", "vocab-size-mismatch"),
+    ("invalid-weights-length", "weights has one entry less than the vocabulary.", "T5",
+     "vocab-size-mismatch"),
+    ("invalid-mapping-out-of-range", "The mapping entry of \"hello\" is 16, with 16 rows.", "T6",
+     "mapping-out-of-range"),
+    ("invalid-mapping-float", "mapping is float32.", "T3", "unsupported-dtype"),
+    ("invalid-embeddings-nan", "The embedding row of \"hello\" holds a NaN.", "T4",
+     "non-finite-values"),
+    ("invalid-embeddings-bf16", "embeddings is BF16.", "T3", "unsupported-dtype"),
+    ("invalid-scale-negative", "int8 embeddings with embeddings_scale -0.5.", "T7",
+     "invalid-scale"),
+    ("invalid-scale-with-float32", "embeddings_scale next to float32 embeddings.", "T7",
+     "invalid-scale"),
+    ("invalid-missing-embeddings", "The only tensor is named \"vectors\".", "T1", "missing-tensor"),
+    ("invalid-tokenizer-json", "tokenizer.json names an unknown model type.", "K1",
+     "invalid-tokenizer"),
+]  # fmt: skip
+
+
+def invalid_cases() -> list[Case]:
+    return [
+        Case(cid, description, [rule], cid, ["hello world"], 512, error_code=code, rule=rule)
+        for cid, description, rule, code in INVALID
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Expected values and serialization
+# ---------------------------------------------------------------------------------------------
+
+
+def float32_text(value: np.float32) -> str:
+    """Shortest decimal that reads back as the same float32 (valid JSON)."""
+    return str(np.float32(value))
+
+
+def _rows(rows: list[str], indent: int) -> str:
+    if not rows:
+        return "[]"
+    pad = " " * indent
+    return "[\n" + ",\n".join(pad + row for row in rows) + "\n" + " " * (indent - 2) + "]"
+
+
+def case_document(case: Case, suite: Path) -> str:
+    """The JSON text of one case file."""
+    doc: dict[str, Any] = {
+        "id": case.id,
+        "description": case.description,
+        "rules": case.rules,
+        "model": f"models/{case.model}",
+        "valid": case.error_code is None,
+        "inputs": {"texts": case.texts, "max_length": case.max_length},
+    }
+    blocks: dict[str, str] = {}
+    if case.error_code is None:
+        token_ids, embeddings = expected_outputs(suite / "models" / case.model, case)
+        doc["expected"] = {"token_ids": "@token_ids@", "embeddings": "@embeddings@"}
+        doc["tolerance"] = {"atol": ATOL, "rtol": RTOL}
+        blocks['"@token_ids@"'] = _rows([json.dumps(ids) for ids in token_ids], 6)
+        blocks['"@embeddings@"'] = _rows(
+            ["[" + ", ".join(float32_text(v) for v in row) + "]" for row in embeddings], 6
+        )
+    else:
+        doc["error_code"] = case.error_code
+        doc["rule"] = case.rule
+    text = json.dumps(doc, indent=2, ensure_ascii=True)
+    for placeholder, block in blocks.items():
+        text = text.replace(placeholder, block)
+    return text + "\n"
+
+
+def expected_outputs(model_dir: Path, case: Case) -> tuple[list[list[int]], np.ndarray]:
+    """Token ids (I1-I4) and embeddings (I1-I8) from the reference implementation."""
+    import m2v_format
+
+    model = m2v_format.load_model(model_dir)
+    token_ids = m2v_format.reference_tokenize(model, case.texts, max_length=case.max_length)
+    embeddings = m2v_format.reference_encode(model, case.texts, max_length=case.max_length)
+    assert embeddings.dtype == np.float32, embeddings.dtype
+    assert embeddings.shape == (len(case.texts), model.dim), embeddings.shape
+    return [list(map(int, ids)) for ids in token_ids], embeddings
+
+
+# ---------------------------------------------------------------------------------------------
+# Main
+# ---------------------------------------------------------------------------------------------
+
+
+def all_cases() -> list[Case]:
+    cases = valid_cases() + invalid_cases()
+    ids = [c.id for c in cases]
+    assert len(ids) == len(set(ids)), "duplicate case ids"
+    return cases
+
+
+def generate(out: Path, *, log: Callable[[str], None] = lambda _: None) -> None:
+    """Write cases/ and models/ under ``out`` (replacing those two folders only)."""
+    for name in GENERATED:
+        shutil.rmtree(out / name, ignore_errors=True)
+    models = build_models()
+    cases = all_cases()
+    used = {c.model for c in cases}
+    assert used == set(models), f"unused or missing models: {used ^ set(models)}"
+    for name, folder in sorted(models.items()):
+        folder.write(out / "models" / name)
+    for case in cases:
+        write_text(out / "cases" / f"{case.id}.json", case_document(case, out))
+    log(f"wrote {len(cases)} cases and {len(models)} model folders under {out}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--out", type=Path, default=SUITE, help="suite folder (default: %(default)s)"
+    )
+    args = parser.parse_args(argv)
+    generate(args.out, log=print)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
