@@ -1,0 +1,316 @@
+"""``m2v encode`` and ``m2v quantize``: the subcommands m2v-infer contributes to ``m2v``.
+
+Registration stays light (argparse only); numpy, the tokenizer and the model are imported
+inside the ``run`` functions.  Errors are typed (``m2v_format.FormatError`` subclasses,
+reported by the dispatcher with their code) and give exit status 1; usage errors give 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import deque
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, TextIO
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+_ENCODE_EPILOG = """\
+examples:
+  m2v encode "a sentence to embed" "and another"        JSON lines on stdout
+  m2v encode --file texts.txt --output vectors.npy      one text per line in
+  cat texts.txt | m2v encode --model ./potion-base-8M --output out.parquet
+  m2v encode --file big.txt --output big.jsonl --dimensions 128 --max-length none
+
+Texts come from the arguments, from --file (one text per line; - reads stdin) or from
+stdin.  The default model is the one bundled with m2v-infer.  Output: JSON lines
+{"text": ..., "embedding": [...]} on stdout, or --output FILE.jsonl / .npy (float32
+[n, dim], input order) / .parquet (needs pyarrow).  Input is streamed: a file larger
+than memory is fine with .jsonl and .parquet output.
+
+Exit status: 0 on success, 1 on an error (its code is shown, e.g. model-not-found),
+2 on a usage error.
+"""
+
+_QUANTIZE_EPILOG = """\
+examples:
+  m2v quantize ./potion-base-8M ./potion-int8 --to int8
+  m2v quantize ./potion-base-8M ./potion-f16-128 --to float16 --dims 128
+  m2v quantize ./my-model ./my-model --to int8 --overwrite
+
+int8 stores one global scale (format 1.1), so normalized outputs stay within about 1e-2
+of the float32 model; --dims keeps the first N dimensions (PCA / Matryoshka models).
+The output folder is written atomically; an existing one needs --overwrite.
+"""
+
+
+def _max_length(text: str) -> int | None:
+    if text.lower() in ("none", "null"):
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be an integer >= 1 or 'none', got {text!r}"
+        ) from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1 or 'none', got {value}")
+    return value
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {value}")
+    return value
+
+
+def register_encode(subparsers: Any) -> None:
+    """Add ``m2v encode`` to the ``m2v`` command."""
+    parser = subparsers.add_parser(
+        "encode",
+        help="embed texts with a static model (JSON lines, .npy or .parquet)",
+        description="Embed texts: the mean of their tokens' vectors, as model2vec computes it.",
+        epilog=_ENCODE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("texts", nargs="*", metavar="TEXT", help="texts to embed")
+    parser.add_argument("--file", "-f", metavar="PATH", help="read texts, one per line (- = stdin)")
+    parser.add_argument("--encoding", default="utf-8", help="encoding of --file (default utf-8)")
+    parser.add_argument(
+        "--model",
+        "-m",
+        metavar="MODEL",
+        default=None,
+        help="model folder or hub id (default: the model bundled with m2v-infer)",
+    )
+    parser.add_argument("--subfolder", default=None, help="folder inside the model")
+    parser.add_argument(
+        "--output",
+        "-o",
+        metavar="FILE",
+        default=None,
+        help="write to FILE.jsonl, FILE.npy or FILE.parquet instead of stdout",
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --output")
+    parser.add_argument(
+        "--max-length",
+        type=_max_length,
+        default=argparse.SUPPRESS,
+        metavar="N",
+        help="token limit per text, or 'none' (default: the model's, usually 512)",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=_positive,
+        default=1024,
+        metavar="N",
+        help="texts per batch (default 1024)",
+    )
+    parser.add_argument(
+        "--normalize",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="unit-length vectors (default: the model's setting)",
+    )
+    parser.add_argument(
+        "--dimensions",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="keep the first N dimensions (renormalized when normalizing)",
+    )
+    parser.add_argument(
+        "--num-threads",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="worker threads (default: every core)",
+    )
+    parser.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bar on stderr (default: when stderr is a terminal)",
+    )
+    parser.set_defaults(run=run_encode)
+
+
+def register_quantize(subparsers: Any) -> None:
+    """Add ``m2v quantize`` to the ``m2v`` command."""
+    parser = subparsers.add_parser(
+        "quantize",
+        help="store a model's embeddings as int8, float16 or float32 (and/or fewer dims)",
+        description="Write a copy of a model with its embedding table converted.",
+        epilog=_QUANTIZE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("model", metavar="MODEL", help="model folder or hub id")
+    parser.add_argument("out", metavar="OUT", help="folder to write")
+    parser.add_argument(
+        "--to",
+        required=True,
+        choices=("int8", "float16", "float32"),
+        help="storage dtype of the embeddings",
+    )
+    parser.add_argument(
+        "--dims", type=_positive, default=None, metavar="N", help="keep only the first N dimensions"
+    )
+    parser.add_argument("--subfolder", default=None, help="folder inside MODEL")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing OUT")
+    parser.set_defaults(run=run_quantize)
+
+
+# --------------------------------------------------------------------------- encode
+
+
+def _lines(stream: Iterable[str]) -> Iterator[str]:
+    for line in stream:
+        yield line[:-1] if line.endswith("\n") else line
+
+
+def _count_lines(path: Path) -> int | None:
+    try:
+        with path.open("rb") as handle:
+            count = 0
+            last = b"\n"
+            while chunk := handle.read(1 << 20):
+                count += chunk.count(b"\n")
+                last = chunk[-1:]
+            return count + (last != b"\n")
+    except OSError:
+        return None
+
+
+def _file_lines(path: Path, encoding: str) -> Iterator[str]:
+    from m2v_infer._errors import UnreadableInputError
+
+    try:
+        handle = path.open(encoding=encoding)
+    except (OSError, LookupError) as error:
+        raise UnreadableInputError(f"cannot read --file: {error}", path=path) from None
+    with handle:
+        try:
+            yield from _lines(handle)
+        except UnicodeDecodeError as error:
+            raise UnreadableInputError(
+                f"not valid {encoding} ({error.reason} at byte {error.start}); "
+                "pass --encoding (e.g. latin-1)",
+                path=path,
+            ) from None
+
+
+def _stdin_lines(stdin: TextIO) -> Iterator[str]:
+    from m2v_infer._errors import UnreadableInputError
+
+    try:
+        yield from _lines(stdin)
+    except UnicodeDecodeError as error:
+        raise UnreadableInputError(f"stdin is not valid UTF-8 ({error.reason})") from None
+
+
+def _texts(args: argparse.Namespace) -> tuple[Iterable[str], int | None] | None:
+    """The texts to embed and their count when known; ``None`` when there are none."""
+    if args.texts and args.file is not None:
+        return None
+    if args.texts:
+        return list(args.texts), len(args.texts)
+    if args.file == "-":
+        return _stdin_lines(sys.stdin), None
+    if args.file is not None:
+        path = Path(args.file)
+        return _file_lines(path, args.encoding), _count_lines(path)
+    if sys.stdin is None or sys.stdin.isatty():
+        return None
+    return _stdin_lines(sys.stdin), None
+
+
+def run_encode(args: argparse.Namespace) -> int:
+    """Run ``m2v encode``; return its exit status."""
+    source = _texts(args)
+    if source is None:
+        problem = (
+            "give texts as arguments or --file, not both"
+            if args.texts
+            else "no input: give texts as arguments, --file PATH, or pipe them on stdin"
+        )
+        print(f"m2v encode: error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    texts, total = source
+
+    from m2v_infer._model import UNSET, StaticModel
+    from m2v_infer._outputs import open_writer
+    from m2v_infer._progress import ProgressBar
+
+    model = StaticModel.from_pretrained(args.model, subfolder=args.subfolder)
+    writer = open_writer(args.output, overwrite=args.overwrite, stdout=sys.stdout)
+    if hasattr(writer, "set_dim"):
+        writer.set_dim(args.dimensions or model.dim)
+    pending: deque[str] = deque()
+
+    def remembered() -> Iterator[str]:
+        for text in texts:
+            pending.append(text)
+            yield text
+
+    show = args.progress if args.progress is not None else bool(sys.stderr and sys.stderr.isatty())
+    count = 0
+    try:
+        with ProgressBar(total, enabled=show, delay=0.5) as progress:
+            for vectors in model.encode_iter(
+                remembered(),
+                batch_size=args.batch_size,
+                max_length=getattr(args, "max_length", UNSET),
+                normalize=args.normalize,
+                dimensions=args.dimensions,
+                num_threads=args.num_threads,
+            ):
+                size = int(vectors.shape[0])
+                writer.write([pending.popleft() for _ in range(size)], vectors)
+                count += size
+                progress.update(size)
+    except BaseException:
+        writer.abort()
+        raise
+    writer.close()
+    if args.output not in (None, "-"):
+        dims = args.dimensions or model.dim
+        print(f"wrote {count} embeddings ({dims} dimensions) to {args.output}", file=sys.stderr)
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- quantize
+
+
+def _size(folder: Path) -> str:
+    total = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    return f"{total / 1e6:.1f} MB"
+
+
+def run_quantize(args: argparse.Namespace) -> int:
+    """Run ``m2v quantize``; return its exit status."""
+    from m2v_format import load_model, quantize, save_model
+
+    from m2v_infer._errors import InvalidArgumentError
+
+    model = load_model(args.model, subfolder=args.subfolder)
+    if args.dims is not None and args.dims > model.dim:
+        raise InvalidArgumentError(f"--dims {args.dims} is larger than the model's {model.dim}")
+    try:
+        converted = quantize(model, args.to, dims=args.dims)
+    except ValueError as error:
+        raise InvalidArgumentError(str(error)) from None
+    written = save_model(args.out, converted, overwrite=args.overwrite)
+    before = f"{model.dtype.name}, {model.rows} x {model.dim}"
+    after = f"{converted.dtype.name}, {converted.rows} x {converted.dim}"
+    source = f"{args.model} ({before}"
+    if model.path is not None:
+        source += f", {_size(model.path)}"
+    print(f"{source}) -> {written} ({after}, {_size(written)})")
+    return EXIT_OK

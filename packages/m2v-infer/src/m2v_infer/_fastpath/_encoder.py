@@ -1,0 +1,429 @@
+"""FastEncoder: texts -> token ids / pooled rows, exactly as the tokenizers library would.
+
+Per internal batch:
+
+1. Rule I2: cut each text to ``max_length * median_token_length`` code points.
+2. Route texts. Pure-ASCII texts are joined (separator ``" \\xff "``), encoded to
+   latin-1 and normalized by one ``bytes.translate`` (lowercase, control characters
+   deleted, all learnt from the library). Other texts are normalized by ``str.translate``
+   with a per-character table learnt lazily from the library (``_chars``); a text with a
+   character the table cannot prove local, or in which an added token could match, goes
+   to the library (``encode_batch_fast``) instead.
+3. ``bytes.split()`` cuts the normalized batch into chunks at ASCII whitespace; the memo
+   (``_cache``) maps each chunk to its ids; unseen chunks are pre-tokenized and tokenized
+   by the library's own pre-tokenizer and model (with a shortcut for ASCII under
+   BertPreTokenizer and for whole WordPiece words that are in the vocabulary).
+4. Chunk ids are expanded with numpy; rule I3's cut to the first ``max_length`` ids
+   counts unknown ids, then rule I4 drops them (precomputed per chunk when no cut is
+   needed).
+5. ``_pool.pool_segments`` adds the rows per text (and takes the mean, normalizes).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+from collections.abc import Sequence
+from itertools import repeat
+from typing import Any
+
+import numpy as np
+from tokenizers import Tokenizer
+
+from m2v_infer._fastpath._cache import SEPARATOR, ChunkCache
+from m2v_infer._fastpath._chars import UNSUPPORTED, AsciiBytes, AsciiPieces, CharTable
+from m2v_infer._fastpath._pool import pool_segments
+from m2v_infer._fastpath._spec import PipelineSpec, analyze
+
+_JOIN_STR = " \xff "
+_JOIN_BYTES = b" " + SEPARATOR + b" "
+
+IntArray = np.ndarray[Any, np.dtype[np.int64]]
+FloatArray = np.ndarray[Any, np.dtype[np.float32]]
+
+
+def _load_tokenizer(source: object) -> tuple[Any, str]:
+    if isinstance(source, Tokenizer):
+        text = source.to_str()
+    elif isinstance(source, dict):
+        text = json.dumps(source)
+    elif isinstance(source, os.PathLike):
+        with open(source, encoding="utf-8") as handle:
+            text = handle.read()
+    elif isinstance(source, str):
+        text = source
+    else:
+        raise TypeError(f"unsupported tokenizer source: {type(source).__name__}")
+    tokenizer = Tokenizer.from_str(text)  # a private copy: we change its settings
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
+    return tokenizer, text
+
+
+def median_token_length(tokenizer: Tokenizer) -> int:
+    """Rule I1: int(median code-point length of every vocabulary entry, added included)."""
+    return int(statistics.median(len(token) for token in tokenizer.get_vocab()))
+
+
+class FastEncoder:
+    """Exact, memoized tokenization and pooling for one tokenizer and embedding table.
+
+    ``rows`` is the effective float32 table: ``rows[id]`` is the vector token ``id``
+    contributes (rule I5 with mapping, weights and int8 scale already applied). Without
+    ``rows`` only :meth:`tokenize` is available. ``unknown_id`` is rule K3's id (dropped
+    after the ``max_length`` cut). ``median_length`` is rule I1's value (computed when
+    None). ``cache_size`` bounds the memo in chunks (see ``_cache``); ``batch_size`` is
+    the internal batch. Tokenizers whose pipeline is not eligible (``spec.reason``) are
+    still served exactly, by the library for every text.
+
+    Not thread-safe: the memo is shared mutable state. Serialize calls (e.g. a lock
+    around :meth:`segments`) and pool outside the lock; ``pool_segments`` only reads.
+    ``fast_texts`` / ``fallback_texts`` count texts served by each path.
+    """
+
+    def __init__(
+        self,
+        tokenizer: object,
+        rows: FloatArray | None = None,
+        *,
+        unknown_id: int | None,
+        median_length: int | None = None,
+        cache_size: int = 100_000,
+        batch_size: int = 2048,
+        fast: bool = True,
+    ) -> None:
+        self.tokenizer, text = _load_tokenizer(tokenizer)
+        self.spec: PipelineSpec = analyze(text) if fast else PipelineSpec(reason="disabled")
+        if rows is not None:
+            if rows.ndim != 2:
+                raise ValueError(f"rows must be 2-D, got shape {rows.shape}")
+            rows = np.ascontiguousarray(rows, dtype=np.float32)
+        self.rows = rows
+        self.unknown_id = unknown_id
+        self.median_length = (
+            median_token_length(self.tokenizer) if median_length is None else median_length
+        )
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.batch_size = batch_size
+        self.fallback_texts = 0
+        self.fast_texts = 0
+        self._encode_batch = getattr(self.tokenizer, "encode_batch_fast", None) or (
+            self.tokenizer.encode_batch
+        )
+        if self.spec.eligible:
+            self._setup_fast(cache_size)
+
+    # ----------------------------------------------------------------- set-up
+
+    def _setup_fast(self, cache_size: int) -> None:
+        spec = self.spec
+        normalizer = self.tokenizer.normalizer
+        pre_tokenizer = self.tokenizer.pre_tokenizer
+        model = self.tokenizer.model
+
+        def normalize_one(text: str) -> str:
+            return text if normalizer is None else str(normalizer.normalize_str(text))
+
+        def library_pieces(text: str) -> list[str]:
+            return [piece for piece, _ in pre_tokenizer.pre_tokenize_str(text)]
+
+        decomposition = None
+        if spec.decomposes:
+            decomposition = "NFKD" if spec.compatibility else "NFD"
+        self._chars = CharTable(normalize_one, decomposition=decomposition)
+        self._ascii = AsciiBytes(normalize_one)
+        ascii_pieces = AsciiPieces(library_pieces) if spec.bert_pre_tokenizer else None
+        self._ascii_pieces = ascii_pieces if ascii_pieces is not None and ascii_pieces.ok else None
+        self._alnum_is_word = self._ascii_pieces is not None and self._ascii_pieces.alnum_is_word
+        self._library_pieces = library_pieces
+        self._model_tokenize = model.tokenize
+        self._vocab = {
+            key.encode("utf-8", "surrogatepass"): value
+            for key, value in spec.wordpiece_vocab.items()
+        }  # (an entry with a lone surrogate matches no piece: pieces never hold one)
+        self._max_chars = spec.wordpiece_max_chars
+        self._cache = ChunkCache(cache_size, unknown_id=self.unknown_id)
+        # The library matches a non-normalized added token in the raw text, a normalized
+        # one (its content normalized) in the normalized text. A text in which either
+        # could match goes to the library.
+        raw: list[str] = []
+        normalized: list[str] = []
+        for content, is_normalized in zip(spec.added_contents, spec.added_normalized, strict=True):
+            if not is_normalized:
+                raw.append(content)
+            else:
+                normalized.extend((content, normalize_one(content)))
+        self._added_str = tuple(dict.fromkeys(raw))
+        self._added_bytes = tuple(v.encode("utf-8") for v in dict.fromkeys(normalized))
+
+    # ----------------------------------------------------------------- public API
+
+    @property
+    def eligible(self) -> bool:
+        """True when the tokenizer's pipeline allows the memoized fast path."""
+        return self.spec.eligible
+
+    @property
+    def cache(self) -> ChunkCache | None:
+        """The chunk memo (None when the pipeline is not eligible)."""
+        return self._cache if self.spec.eligible else None
+
+    def tokenize(self, texts: Sequence[str], max_length: int | None = 512) -> list[list[int]]:
+        """Rules I2-I4: ids per text (cut, first ``max_length`` ids, unknown dropped)."""
+        texts = self._check(texts, max_length)
+        result: list[list[int]] = [[] for _ in texts]
+        for lo in range(0, len(texts), self.batch_size):
+            ids, counts, order = self._batch(texts[lo : lo + self.batch_size], max_length)
+            flat = ids.tolist()
+            start = 0
+            for position, count in zip(order, counts.tolist(), strict=True):
+                result[lo + position] = flat[start : start + count]
+                start += count
+        return result
+
+    def segments(
+        self, texts: Sequence[str], max_length: int | None = 512
+    ) -> tuple[IntArray, IntArray, IntArray]:
+        """Rules I2-I4 in flat form: ``(ids, counts, order)``.
+
+        Segment k (``counts[k]`` consecutive entries of ``ids``) holds the kept ids of
+        text ``order[k]``; feed them to ``_pool.pool_segments`` (which may run without
+        holding any lock: the arrays are fresh copies).
+        """
+        texts = self._check(texts, max_length)
+        parts = [
+            self._batch(texts[lo : lo + self.batch_size], max_length)
+            for lo in range(0, len(texts), self.batch_size)
+        ]
+        if not parts:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty.copy(), empty.copy()
+        ids = np.concatenate([p[0] for p in parts])
+        counts = np.concatenate([p[1] for p in parts])
+        order = np.concatenate(
+            [np.asarray(p[2], dtype=np.int64) + k * self.batch_size for k, p in enumerate(parts)]
+        )
+        return ids, counts, order
+
+    def pool(
+        self, texts: Sequence[str], max_length: int | None = 512
+    ) -> tuple[FloatArray, IntArray]:
+        """Per text: the float32 sum of its kept rows, and how many ids were kept."""
+        return self._pooled(texts, max_length, mean=False, normalize=False)
+
+    def encode(
+        self, texts: Sequence[str], max_length: int | None = 512, *, normalize: bool = False
+    ) -> FloatArray:
+        """Rules I2-I8: mean of kept rows (zeros when none), optionally L2-normalized."""
+        return self._pooled(texts, max_length, mean=True, normalize=normalize)[0]
+
+    # ----------------------------------------------------------------- internals
+
+    def _pooled(
+        self, texts: Sequence[str], max_length: int | None, *, mean: bool, normalize: bool
+    ) -> tuple[FloatArray, IntArray]:
+        rows = self._rows()
+        texts = self._check(texts, max_length)
+        out = np.empty((len(texts), rows.shape[1]), dtype=np.float32)
+        counts_out = np.empty(len(texts), dtype=np.int64)
+        for lo in range(0, len(texts), self.batch_size):
+            ids, counts, order = self._batch(texts[lo : lo + self.batch_size], max_length)
+            where = np.asarray(order, dtype=np.int64) + lo
+            pool_segments(rows, ids, counts, out, where, mean=mean, normalize=normalize)
+            counts_out[where] = counts
+        return out, counts_out
+
+    def _rows(self) -> FloatArray:
+        if self.rows is None:
+            raise ValueError("this FastEncoder was built without rows: only tokenize() works")
+        return self.rows
+
+    @staticmethod
+    def _check(texts: Sequence[str], max_length: int | None) -> list[str]:
+        if isinstance(texts, str):
+            raise TypeError("texts must be a sequence of strings, not a single string")
+        if max_length is not None and max_length < 1:
+            raise ValueError(f"max_length must be >= 1 or None, got {max_length}")
+        return texts if isinstance(texts, list) else list(texts)
+
+    def _batch(
+        self, texts: list[str], max_length: int | None
+    ) -> tuple[IntArray, IntArray, list[int]]:
+        """Kept ids of a batch as consecutive segments; segment k is text ``order[k]``."""
+        if max_length is not None:
+            cut = max_length * self.median_length
+            if texts and max(map(len, texts)) > cut:
+                texts = [text[:cut] for text in texts]
+        if self.spec.eligible:
+            self._cache.trim()
+            order, joined, fallback = self._route(texts)
+            ids, counts = self._fast_ids(joined, len(order), max_length)
+        else:
+            order, fallback = [], list(range(len(texts)))
+            ids, counts = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        self.fast_texts += len(order)
+        if fallback:
+            self.fallback_texts += len(fallback)
+            fb_ids, fb_counts = self._library_ids([texts[i] for i in fallback], max_length)
+            ids = np.concatenate((ids, fb_ids))
+            counts = np.concatenate((counts, fb_counts))
+            order = order + fallback
+        return ids, counts, order
+
+    def _added_hit(self, raw: str, normalized: bytes) -> bool:
+        return any(v in raw for v in self._added_str) or any(
+            v in normalized for v in self._added_bytes
+        )
+
+    def _route(self, texts: list[str]) -> tuple[list[int], bytes, list[int]]:
+        """Normalize what the fast path handles into one joined byte string."""
+        ascii_bytes = self._ascii
+        table, delete = ascii_bytes.table, ascii_bytes.delete
+        added = bool(self._added_str or self._added_bytes)
+        order: list[int] = []
+        fallback: list[int] = []
+        parts: list[bytes] = []
+        if ascii_bytes.ok:
+            flags = list(map(str.isascii, texts))
+            ascii_ids = [i for i, flag in enumerate(flags) if flag]
+            others = [i for i, flag in enumerate(flags) if not flag]
+        else:
+            ascii_ids, others = [], list(range(len(texts)))
+        if ascii_ids:
+            group = texts if len(ascii_ids) == len(texts) else [texts[i] for i in ascii_ids]
+            raw = _JOIN_STR.join(group)
+            normalized = raw.encode("latin-1").translate(table, delete)
+            if added and self._added_hit(raw, normalized):
+                kept = [
+                    i
+                    for i in ascii_ids
+                    if not self._added_hit(
+                        texts[i], texts[i].encode("latin-1").translate(table, delete)
+                    )
+                ]
+                fallback.extend(sorted(set(ascii_ids) - set(kept)))
+                ascii_ids = kept
+                raw = _JOIN_STR.join(texts[i] for i in kept)
+                normalized = raw.encode("latin-1").translate(table, delete)
+            if ascii_ids:
+                parts.append(normalized)
+                order.extend(ascii_ids)
+        chars = self._chars
+        for i in others:
+            text = texts[i]
+            translated = text.translate(chars)
+            if UNSUPPORTED in translated:
+                fallback.append(i)
+                continue
+            encoded = translated.encode("utf-8")
+            if added and self._added_hit(text, encoded):
+                fallback.append(i)
+                continue
+            parts.append(encoded)
+            order.append(i)
+        parts.append(b"")  # a separator after the last text too
+        return order, _JOIN_BYTES.join(parts), fallback
+
+    def _piece_ids(self, piece: bytes) -> tuple[int, ...]:
+        """Model ids of one pre-tokenized piece (UTF-8)."""
+        # WordPiece takes the longest vocabulary prefix first: a whole word that is in the
+        # vocabulary (and not over the length limit, counted in characters) is one token.
+        token = self._vocab.get(piece)
+        if token is not None and (
+            len(piece) <= self._max_chars or len(piece.decode("utf-8")) <= self._max_chars
+        ):
+            return (token,)
+        return tuple(token.id for token in self._model_tokenize(piece.decode("utf-8")))
+
+    def _split_chunk(self, chunk: bytes) -> list[bytes]:
+        """Pre-tokenized pieces of one whitespace-free normalized chunk."""
+        if self._ascii_pieces is not None and chunk.isascii():
+            return self._ascii_pieces.split(chunk)
+        return [piece.encode("utf-8") for piece in self._library_pieces(chunk.decode("utf-8"))]
+
+    def _chunk_ids(self, chunks: list[bytes]) -> tuple[list[int], list[int]]:
+        """Ids of new chunks: per-chunk counts and the ids back to back."""
+        pieces = self._cache.pieces
+        cached = pieces.get
+        piece_ids = self._piece_ids
+        split = self._split_chunk
+        alnum_is_word = self._alnum_is_word
+        lens: list[int] = []
+        flat: list[int] = []
+        for chunk in chunks:
+            if alnum_is_word and chunk.isalnum():  # bytes.isalnum: ASCII letters and digits
+                ids = cached(chunk)
+                if ids is None:
+                    ids = pieces[chunk] = piece_ids(chunk)
+            else:
+                ids = ()
+                for piece in split(chunk):
+                    more = cached(piece)
+                    if more is None:
+                        more = pieces[piece] = piece_ids(piece)
+                    ids += more
+            lens.append(len(ids))
+            flat += ids
+        return lens, flat
+
+    def _fast_ids(
+        self, joined: bytes, count: int, max_length: int | None
+    ) -> tuple[IntArray, IntArray]:
+        if count == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        cache = self._cache
+        chunks = joined.split()
+        get = cache.index.get
+        idx = np.fromiter(map(get, chunks, repeat(-1)), dtype=np.int64, count=len(chunks))
+        missing = np.flatnonzero(idx < 0)
+        if len(missing):
+            missed = [chunks[i] for i in missing.tolist()]
+            new = list(dict.fromkeys(missed))
+            cache.add(new, *self._chunk_ids(new))
+            index = cache.index
+            idx[missing] = [index[chunk] for chunk in missed]
+        is_separator = idx == 0
+        ends = np.flatnonzero(is_separator)  # one per text, the text's last chunk
+        starts = np.empty(count, dtype=np.int64)
+        starts[0] = 0
+        starts[1:] = ends[:-1] + 1
+        all_len = cache.all_len[idx]
+        totals = np.add.reduceat(all_len, starts)  # separators have no ids: empty texts ok
+        if max_length is None or int(totals.max()) <= max_length:
+            kept_len = cache.kept_len[idx]
+            counts = np.add.reduceat(kept_len, starts)
+            total = int(kept_len.sum())
+            offsets = np.cumsum(kept_len) - kept_len
+            positions = np.repeat(cache.kept_start[idx] - offsets, kept_len)
+            positions += np.arange(total)
+            return cache.kept_ids[positions], counts
+        # Rule I3 before I4: keep each text's first max_length ids, unknown ids included.
+        total = int(all_len.sum())
+        offsets = np.cumsum(all_len) - all_len
+        positions = np.repeat(cache.all_start[idx] - offsets, all_len) + np.arange(total)
+        ids = cache.all_ids[positions]
+        text_of_chunk = np.cumsum(is_separator) - is_separator
+        text_of_id = np.repeat(text_of_chunk, all_len)
+        text_start = np.cumsum(totals) - totals
+        keep = (np.arange(total) - text_start[text_of_id]) < max_length
+        if self.unknown_id is not None:
+            keep &= ids != self.unknown_id
+        counts = np.bincount(text_of_id[keep], minlength=count).astype(np.int64)
+        return ids[keep], counts
+
+    def _library_ids(self, texts: list[str], max_length: int | None) -> tuple[IntArray, IntArray]:
+        encodings = self._encode_batch(texts, add_special_tokens=False)
+        unknown = self.unknown_id
+        flat: list[int] = []
+        counts: list[int] = []
+        for encoding in encodings:
+            ids = encoding.ids
+            if max_length is not None:
+                ids = ids[:max_length]
+            if unknown is not None:
+                ids = [token for token in ids if token != unknown]
+            flat += ids
+            counts.append(len(ids))
+        return np.array(flat, dtype=np.int64), np.array(counts, dtype=np.int64)

@@ -1,0 +1,714 @@
+"""StaticModel: model2vec's ``StaticModel`` API on a numpy-only, threaded runtime."""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sized
+from pathlib import Path
+from typing import Any, Final, overload
+
+import numpy as np
+import numpy.typing as npt
+from m2v_format import (
+    HubUnavailableError,
+    ModelCard,
+    ModelConfig,
+    StaticModelData,
+    load_model,
+    quantize,
+    save_model,
+)
+
+from m2v_infer._collect import RowCollector
+from m2v_infer._default import default_model_path
+from m2v_infer._engine import Engine, build_engine, effective_rows
+from m2v_infer._errors import InvalidArgumentError, InvalidInputError
+from m2v_infer._pooling import FloatMatrix, finish
+from m2v_infer._progress import ProgressBar
+from m2v_infer._runner import available_cores, batched, run_ordered
+
+PathLike = str | Path
+
+
+class _Unset:
+    """Type of :data:`UNSET`: "argument not passed" where ``None`` is a meaningful value."""
+
+    _instance: _Unset | None = None
+
+    def __new__(cls) -> _Unset:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "<unset>"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+UNSET: Final = _Unset()
+"""Sentinel for ``max_length``: not passed (``None`` means "no truncation")."""
+
+QUANTIZE_TARGETS: Final = ("float32", "float16", "int8")
+"""The dtypes ``quantize_to`` accepts."""
+
+
+def _check_max_length(value: object, name: str = "max_length") -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise InvalidArgumentError(f"{name} must be an integer >= 1 or None, got {value!r}")
+    if int(value) < 1:
+        raise InvalidArgumentError(f"{name} must be an integer >= 1 or None, got {value!r}")
+    return int(value)
+
+
+def _check_positive(value: object, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or int(value) < 1:
+        raise InvalidArgumentError(f"{name} must be an integer >= 1, got {value!r}")
+    return int(value)
+
+
+def _check_dimensions(value: object, dim: int, name: str) -> int | None:
+    if value is None:
+        return None
+    count = _check_positive(value, name)
+    if count > dim:
+        raise InvalidArgumentError(f"{name}={count} is larger than the model's dimension {dim}")
+    return count
+
+
+def _check_normalize(value: object, name: str = "normalize") -> bool | None:
+    if value is None or isinstance(value, bool | np.bool_):
+        return None if value is None else bool(value)
+    raise InvalidArgumentError(f"{name} must be True, False or None, got {value!r}")
+
+
+def _dtype_name(value: object) -> str:
+    name = getattr(value, "value", value)  # model2vec's DType enum, numpy dtypes, strings
+    if isinstance(name, type) and issubclass(name, np.generic):
+        name = np.dtype(name).name
+    elif isinstance(name, np.dtype):
+        name = name.name
+    text = str(name).lower()
+    if text not in QUANTIZE_TARGETS:
+        raise InvalidArgumentError(
+            f"quantize_to must be one of {', '.join(QUANTIZE_TARGETS)}, got {value!r}"
+        )
+    return text
+
+
+def _as_texts(sentences: object) -> tuple[Iterable[Any], bool]:
+    """The texts to encode and whether a single string was passed."""
+    if isinstance(sentences, str):
+        return [sentences], True
+    if isinstance(sentences, bytes | bytearray):
+        raise InvalidInputError("texts must be str, not bytes: decode them first")
+    if not isinstance(sentences, Iterable):
+        raise InvalidInputError(
+            f"expected a string or an iterable of strings, got {type(sentences).__name__}"
+        )
+    return sentences, False
+
+
+def _checked(batch: list[Any], offset: int) -> list[str]:
+    for index, text in enumerate(batch):
+        if not isinstance(text, str):
+            raise InvalidInputError(f"text {offset + index} is a {type(text).__name__}, not a str")
+    return batch
+
+
+class StaticModel:
+    """A static embedding model: a token embedding table averaged over each text's tokens.
+
+    A drop-in replacement for ``model2vec.StaticModel`` (0.10.0): same constructor,
+    ``from_pretrained``, ``encode``, ``encode_as_sequence``, ``tokenize``,
+    ``save_pretrained``, ``push_to_hub`` and properties, same outputs (within 1e-6).  On top:
+    ``encode`` takes any iterable (generators included), :meth:`encode_iter` streams batch
+    by batch with bounded memory, ``dimensions=`` truncates outputs, and encoding runs on a
+    thread pool (``num_threads=``) and is safe to call from several threads at once.
+
+    Differences from model2vec, all deliberate: ``encode([])`` returns shape ``(0, dim)``
+    instead of raising; float16 and int8 models are computed in float32; outputs are always
+    float32; ``save_pretrained`` refuses to overwrite an existing model folder unless
+    ``overwrite=True``; ``use_multiprocessing`` selects threads (no process pool).
+    """
+
+    base_model_name: str | None
+    """The model this one was distilled from, when known (used in the model card)."""
+    language: list[str] | str | None
+    """The model's language(s), when known (used in the model card)."""
+
+    def __init__(
+        self,
+        vectors: npt.ArrayLike,
+        tokenizer: Any,
+        config: Mapping[str, Any] | None = None,
+        normalize: bool = False,
+        base_model_name: str | None = None,
+        language: list[str] | str | None = None,
+        weights: npt.ArrayLike | None = None,
+        token_mapping: npt.ArrayLike | None = None,
+        max_length: int | None = 512,
+    ) -> None:
+        """Build a model from its parts (model2vec's constructor signature).
+
+        ``normalize`` and ``max_length`` are authoritative: they override the values in
+        ``config``.  The tokenizer is copied (later changes to it do not affect the model).
+        Most code calls :meth:`from_pretrained` instead.
+        """
+        data = StaticModelData(
+            embeddings=np.asarray(vectors),
+            tokenizer=type(tokenizer).from_str(tokenizer.to_str()),
+            config=ModelConfig.from_dict(dict(config or {})),
+            weights=None if weights is None else np.asarray(weights),
+            mapping=None if token_mapping is None else np.asarray(token_mapping),
+        )
+        self._setup(data, normalize=normalize, max_length=max_length)
+        self.base_model_name = base_model_name
+        self.language = language
+
+    def _setup(self, data: StaticModelData, *, normalize: bool, max_length: int | None) -> None:
+        self._data = data
+        self._lock = threading.Lock()
+        self._engine: Engine | None = None
+        self._rows: FloatMatrix | None = None
+        self._tokens: tuple[str, ...] | None = None
+        self._normalize = bool(normalize)
+        self._max_length = _check_max_length(max_length)
+        self.base_model_name = None
+        self.language = None
+
+    @classmethod
+    def from_data(
+        cls,
+        data: StaticModelData,
+        *,
+        normalize: bool | None = None,
+        max_length: int | _Unset | None = UNSET,
+    ) -> StaticModel:
+        """Wrap an already loaded :class:`m2v_format.StaticModelData`.
+
+        ``normalize`` defaults to the model's config (absent: false); ``max_length`` to the
+        config's ``max_length`` when the key is present (even null), else 512 (rule I9).
+        """
+        model = cls.__new__(cls)
+        resolved_normalize = _check_normalize(normalize)
+        model._setup(
+            data,
+            normalize=data.normalize if resolved_normalize is None else resolved_normalize,
+            max_length=data.config.default_max_length
+            if isinstance(max_length, _Unset)
+            else max_length,
+        )
+        language = data.config.language
+        model.language = list(language) if isinstance(language, tuple) else language
+        base = data.config.extra.get("base_model")
+        model.base_model_name = base if isinstance(base, str) else None
+        return model
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        path: PathLike | None = None,
+        *,
+        normalize: bool | None = None,
+        subfolder: str | None = None,
+        quantize_to: str | Any | None = None,
+        dimensionality: int | None = None,
+        token: str | None = None,
+        revision: str | None = None,
+        max_length: int | _Unset | None = UNSET,
+        vocabulary_quantization: int | None = None,
+        force_download: bool = False,
+    ) -> StaticModel:
+        """Load a model from a local folder or a hub id (the hub needs the ``[hub]`` extra).
+
+        Args:
+            path: model folder or hub id; ``None`` loads the default model bundled with the
+                package (``DefaultModelMissingError`` when there is none).
+            normalize: normalize outputs; ``None`` uses the model's config (absent: false).
+            subfolder: folder inside ``path`` holding the model.
+            quantize_to: ``"float32"``, ``"float16"`` or ``"int8"``: convert the embedding
+                table after loading (int8 keeps a scale, so outputs stay close).
+            dimensionality: keep only the first N dimensions of the table (for PCA or
+                Matryoshka-trained models; outputs are renormalized when normalizing).
+            token, revision: passed to the hub when ``path`` is a hub id.
+            max_length: default token limit of :meth:`encode`; ``None`` disables
+                truncation; not passed: the config's ``max_length`` if the key is present,
+                else 512.
+            vocabulary_quantization: not supported by this runtime (needs clustering); any
+                value other than ``None`` raises ``InvalidArgumentError``.
+            force_download: accepted for model2vec compatibility; has no effect (the hub
+                cache is used as ``huggingface_hub`` decides).
+
+        Raises:
+            FormatError: any of m2v-format's typed errors for a bad or missing model.
+            InvalidArgumentError: an argument is out of range.
+        """
+        del force_download
+        if vocabulary_quantization is not None:
+            raise InvalidArgumentError(
+                "vocabulary_quantization is not supported at load time by m2v-infer; "
+                "quantize the vocabulary with model2vec or m2v-distill and load the result"
+            )
+        resolved_normalize = _check_normalize(normalize)
+        if not isinstance(max_length, _Unset):
+            max_length = _check_max_length(max_length)
+        folder: PathLike = default_model_path() if path is None else path
+        data = load_model(folder, subfolder=subfolder, token=token, revision=revision)
+        dims = _check_dimensions(dimensionality, data.dim, "dimensionality")
+        if quantize_to is not None:
+            data = quantize(data, _dtype_name(quantize_to), dims=dims)  # type: ignore[arg-type]
+        elif dims is not None and dims < data.dim:
+            data = dataclasses.replace(
+                data, embeddings=np.ascontiguousarray(data.embeddings[:, :dims])
+            )
+        return cls.from_data(data, normalize=resolved_normalize, max_length=max_length)
+
+    # ------------------------------------------------------------------ properties
+
+    @property
+    def data(self) -> StaticModelData:
+        """The model as :class:`m2v_format.StaticModelData`, config reflecting the current
+        ``normalize`` and ``max_length`` (what :meth:`save_pretrained` writes)."""
+        config = dataclasses.replace(
+            self._data.config,
+            normalize=self._normalize,
+            max_length=self._max_length,
+            has_max_length=True,
+        )
+        return dataclasses.replace(self._data, config=config)
+
+    @property
+    def dim(self) -> int:
+        """Dimension of the vectors :meth:`encode` returns (without ``dimensions=``)."""
+        return self._data.dim
+
+    @property
+    def normalize(self) -> bool:
+        """Whether :meth:`encode` normalizes its outputs by default (settable)."""
+        return self._normalize
+
+    @normalize.setter
+    def normalize(self, value: bool) -> None:
+        checked = _check_normalize(value)
+        if checked is None:
+            raise InvalidArgumentError("normalize must be True or False, got None")
+        self._normalize = checked
+
+    @property
+    def max_length(self) -> int | None:
+        """Default token limit of :meth:`encode`; ``None``: no truncation (settable)."""
+        return self._max_length
+
+    @max_length.setter
+    def max_length(self, value: int | None) -> None:
+        self._max_length = _check_max_length(value)
+
+    @property
+    def embedding(self) -> npt.NDArray[Any]:
+        """The embedding table as stored (float32, float16 or int8; read-only when loaded)."""
+        return self._data.embeddings
+
+    @property
+    def weights(self) -> npt.NDArray[Any] | None:
+        """Per-token weights (vocabulary-quantized models), or ``None``."""
+        return self._data.weights
+
+    @property
+    def token_mapping(self) -> npt.NDArray[Any] | None:
+        """Token id to embedding row (vocabulary-quantized models), or ``None``."""
+        return self._data.mapping
+
+    @property
+    def embedding_dtype(self) -> str:
+        """Name of the stored dtype of the embedding table (``"float32"``, ``"int8"``, ...)."""
+        return np.dtype(self._data.dtype).name
+
+    @property
+    def vocabulary_quantization(self) -> int | None:
+        """Number of embedding rows when the vocabulary is quantized, else ``None``."""
+        quantized = self._data.mapping is not None or self._data.rows != len(self.tokens)
+        return self._data.rows if quantized else None
+
+    @property
+    def tokenizer(self) -> Any:
+        """The ``tokenizers.Tokenizer`` (padding and truncation disabled)."""
+        return self._data.tokenizer
+
+    @property
+    def tokens(self) -> tuple[str, ...]:
+        """Every vocabulary token (added tokens included), ordered by id."""
+        if self._tokens is None:
+            vocab = self._data.tokenizer.get_vocab(with_added_tokens=True)
+            self._tokens = tuple(token for token, _ in sorted(vocab.items(), key=lambda kv: kv[1]))
+        return self._tokens
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The model's config as a new dict, with the current ``normalize`` and ``max_length``."""
+        return self.data.config.to_dict()
+
+    @property
+    def unk_token_id(self) -> int | None:
+        """The unknown token's id, dropped before averaging (rule K3), or ``None``."""
+        return self._data.unknown_token_id
+
+    @property
+    def median_token_length(self) -> int:
+        """Median vocabulary token length in code points (rule I1)."""
+        return self._data.median_token_length
+
+    @property
+    def path(self) -> Path | None:
+        """The folder the model was loaded from, if any."""
+        return self._data.path
+
+    def __repr__(self) -> str:
+        return (
+            f"StaticModel(path={str(self.path) if self.path else None!r}, "
+            f"rows={self._data.rows}, dim={self.dim}, dtype={self.embedding_dtype}, "
+            f"normalize={self.normalize}, max_length={self.max_length})"
+        )
+
+    # ------------------------------------------------------------------ engine
+
+    def _get_engine(self) -> Engine:
+        engine = self._engine
+        if engine is None:
+            with self._lock:
+                if self._engine is None:
+                    self._rows = effective_rows(self._data)
+                    self._engine = build_engine(self._data, self._rows)
+                engine = self._engine
+        return engine
+
+    def _effective_rows(self) -> FloatMatrix:
+        self._get_engine()
+        assert self._rows is not None
+        return self._rows
+
+    def _threads(self, num_threads: int | None, use_multiprocessing: bool) -> int:
+        if num_threads is not None:
+            return _check_positive(num_threads, "num_threads")
+        return available_cores() if use_multiprocessing else 1
+
+    # ------------------------------------------------------------------ encoding
+
+    @overload
+    def encode(
+        self,
+        sentences: str,
+        *,
+        show_progress_bar: bool = ...,
+        max_length: int | _Unset | None = ...,
+        normalize: bool | None = ...,
+        batch_size: int = ...,
+        use_multiprocessing: bool = ...,
+        multiprocessing_threshold: int = ...,
+        dimensions: int | None = ...,
+        num_threads: int | None = ...,
+        **kwargs: Any,
+    ) -> npt.NDArray[np.float32]: ...
+
+    @overload
+    def encode(
+        self,
+        sentences: Iterable[str],
+        *,
+        show_progress_bar: bool = ...,
+        max_length: int | _Unset | None = ...,
+        normalize: bool | None = ...,
+        batch_size: int = ...,
+        use_multiprocessing: bool = ...,
+        multiprocessing_threshold: int = ...,
+        dimensions: int | None = ...,
+        num_threads: int | None = ...,
+        **kwargs: Any,
+    ) -> npt.NDArray[np.float32]: ...
+
+    def encode(
+        self,
+        sentences: str | Iterable[str],
+        *,
+        show_progress_bar: bool = False,
+        max_length: int | _Unset | None = UNSET,
+        normalize: bool | None = None,
+        batch_size: int = 1024,
+        use_multiprocessing: bool = True,
+        multiprocessing_threshold: int = 10_000,
+        dimensions: int | None = None,
+        num_threads: int | None = None,
+        **kwargs: Any,
+    ) -> npt.NDArray[np.float32]:
+        """Embed texts: the mean of their tokens' vectors, normalized if asked.
+
+        Args:
+            sentences: one string (a 1-D vector is returned) or any iterable of strings
+                (a list, a generator, a file's lines...; a 2-D ``[n, dim]`` array is
+                returned, ``(0, dim)`` for no texts).  Iterables are consumed a batch at a
+                time, so only the output has to fit in memory (see :meth:`encode_iter`).
+            show_progress_bar: draw a progress bar (rate and ETA) on stderr.
+            max_length: token limit per text (rules I2/I3); ``None``: no truncation; not
+                passed: the model's :attr:`max_length`.
+            normalize: unit-length outputs; ``None``: the model's :attr:`normalize`.
+            batch_size: texts per batch.
+            use_multiprocessing: ``False`` encodes in the calling thread only (unless
+                ``num_threads`` says otherwise); ``True`` uses a thread pool.
+            multiprocessing_threshold: accepted for model2vec compatibility; unused
+                (threads are cheap: any input of more than one batch uses them).
+            dimensions: keep only the first N dimensions of each output (renormalized when
+                normalizing); ``None``: all :attr:`dim` dimensions.
+            num_threads: worker threads; ``None``: every available core.
+            kwargs: ignored (model2vec compatibility).
+
+        Returns:
+            float32 array ``[n, dims]`` (``[dims]`` for a single string).
+
+        Raises:
+            InvalidInputError: a text is not a string.
+            InvalidArgumentError: an argument is out of range.
+        """
+        del multiprocessing_threshold, kwargs
+        texts, single = _as_texts(sentences)
+        total = len(texts) if isinstance(texts, Sized) else None
+        out_dim = _check_dimensions(dimensions, self.dim, "dimensions") or self.dim
+        chunks = self._pooled(
+            texts,
+            total=total,
+            max_length=max_length,
+            normalize=normalize,
+            batch_size=batch_size,
+            dimensions=dimensions,
+            threads=self._threads(num_threads, use_multiprocessing),
+            show_progress_bar=show_progress_bar,
+        )
+        if total is not None:
+            out = np.empty((total, out_dim), dtype=np.float32)
+            filled = 0
+            extra: list[FloatMatrix] = []
+            for chunk in chunks:
+                end = filled + chunk.shape[0]
+                if end <= total:
+                    out[filled:end] = chunk
+                else:  # the iterable yielded more than len() said
+                    extra.append(chunk)
+                filled = end
+            if filled < total:
+                out = out[:filled]
+            elif extra:
+                out = np.concatenate([out, *extra])
+        else:
+            collector = RowCollector(out_dim)
+            for chunk in chunks:
+                collector.append(chunk)
+            out = collector.result()
+        return out[0] if single else out
+
+    def encode_iter(
+        self,
+        sentences: Iterable[str],
+        *,
+        batch_size: int = 1024,
+        max_length: int | _Unset | None = UNSET,
+        normalize: bool | None = None,
+        dimensions: int | None = None,
+        num_threads: int | None = None,
+        show_progress_bar: bool = False,
+    ) -> Iterator[npt.NDArray[np.float32]]:
+        """Embed a stream of texts batch by batch, with bounded memory.
+
+        Yields one float32 array ``[b, dims]`` per batch of ``batch_size`` consecutive
+        texts (the last may be shorter), in input order.  The input is read lazily and at
+        most two batches per thread are in flight, so a corpus larger than memory can be
+        embedded and written out as it goes.  Arguments are as for :meth:`encode`; a single
+        string counts as one text.  Arguments are checked on the first ``next()``.
+        """
+        texts, _ = _as_texts(sentences)
+        total = len(texts) if isinstance(texts, Sized) else None
+        _check_dimensions(dimensions, self.dim, "dimensions")
+        yield from self._pooled(
+            texts,
+            total=total,
+            max_length=max_length,
+            normalize=normalize,
+            batch_size=batch_size,
+            dimensions=dimensions,
+            threads=self._threads(num_threads, True),
+            show_progress_bar=show_progress_bar,
+        )
+
+    def _pooled(
+        self,
+        texts: Iterable[Any],
+        *,
+        total: int | None,
+        max_length: int | _Unset | None,
+        normalize: bool | None,
+        batch_size: int,
+        dimensions: int | None,
+        threads: int,
+        show_progress_bar: bool,
+    ) -> Iterator[FloatMatrix]:
+        limit = (
+            self._max_length if isinstance(max_length, _Unset) else _check_max_length(max_length)
+        )
+        checked_normalize = _check_normalize(normalize)
+        do_normalize = self._normalize if checked_normalize is None else checked_normalize
+        size = _check_positive(batch_size, "batch_size")
+        dims = _check_dimensions(dimensions, self.dim, "dimensions")
+        engine = self._get_engine()
+
+        def work(item: tuple[int, list[Any]]) -> FloatMatrix:
+            offset, batch = item
+            vectors = engine.pool(_checked(batch, offset), limit)
+            return finish(vectors, dimensions=dims, normalize=do_normalize)
+
+        if total is not None and total <= size:
+            threads = 1
+        numbered = ((index * size, batch) for index, batch in enumerate(batched(texts, size)))
+        with ProgressBar(total, enabled=show_progress_bar) as progress:
+            for result in run_ordered(work, numbered, num_threads=threads):
+                progress.update(int(result.shape[0]))
+                yield result
+
+    def encode_as_sequence(
+        self,
+        sentences: str | Iterable[str],
+        *,
+        max_length: int | None = None,
+        batch_size: int = 1024,
+        show_progress_bar: bool = False,
+        use_multiprocessing: bool = True,
+        multiprocessing_threshold: int = 10_000,
+    ) -> Any:
+        """Per-token vectors of each text: a float32 ``[tokens, dim]`` array per text.
+
+        As model2vec, ``max_length`` defaults to ``None`` here (no truncation; the model's
+        :attr:`max_length` is not used).  A text without known tokens gives a ``(0, dim)``
+        array.  A single string gives one array; an iterable gives a list of arrays.
+        """
+        del multiprocessing_threshold
+        texts, single = _as_texts(sentences)
+        total = len(texts) if isinstance(texts, Sized) else None
+        rows = self._effective_rows()
+        result: list[FloatMatrix] = []
+        for ids in self._token_batches(
+            texts,
+            total=total,
+            max_length=max_length,
+            batch_size=batch_size,
+            threads=self._threads(None, use_multiprocessing),
+            show_progress_bar=show_progress_bar,
+        ):
+            result.extend(rows[np.asarray(row, dtype=np.intp)] for row in ids)
+        return result[0] if single else result
+
+    def tokenize(
+        self, sentences: str | Iterable[str], *, max_length: int | _Unset | None = UNSET
+    ) -> list[list[int]]:
+        """The token ids :meth:`encode` averages for each text (rules I2-I4).
+
+        Texts are cut to ``max_length * median_token_length`` code points, tokenized
+        without special tokens, cut to ``max_length`` ids, and unknown-token ids dropped.
+        ``max_length`` defaults to the model's :attr:`max_length`.
+        """
+        texts, _ = _as_texts(sentences)
+        result: list[list[int]] = []
+        for ids in self._token_batches(
+            texts,
+            total=len(texts) if isinstance(texts, Sized) else None,
+            max_length=self._max_length if isinstance(max_length, _Unset) else max_length,
+            batch_size=1024,
+            threads=available_cores(),
+            show_progress_bar=False,
+        ):
+            result.extend(ids)
+        return result
+
+    def _token_batches(
+        self,
+        texts: Iterable[Any],
+        *,
+        total: int | None,
+        max_length: int | None,
+        batch_size: int,
+        threads: int,
+        show_progress_bar: bool,
+    ) -> Iterator[list[list[int]]]:
+        limit = _check_max_length(max_length)
+        size = _check_positive(batch_size, "batch_size")
+        engine = self._get_engine()
+
+        def work(item: tuple[int, list[Any]]) -> list[list[int]]:
+            offset, batch = item
+            return engine.token_ids(_checked(batch, offset), limit)
+
+        if total is not None and total <= size:
+            threads = 1
+        numbered = ((index * size, batch) for index, batch in enumerate(batched(texts, size)))
+        with ProgressBar(total, enabled=show_progress_bar) as progress:
+            for ids in run_ordered(work, numbered, num_threads=threads):
+                progress.update(len(ids))
+                yield ids
+
+    # ------------------------------------------------------------------ saving
+
+    def save_pretrained(
+        self,
+        path: PathLike,
+        model_name: str | None = None,
+        subfolder: str | None = None,
+        *,
+        overwrite: bool = False,
+    ) -> Path:
+        """Write the model as a native-layout folder (atomic; see m2v_format.save_model).
+
+        The folder gets the current ``normalize`` and ``max_length`` in its config.
+        ``model_name`` is accepted for model2vec compatibility (it names the model in
+        model2vec's card).  Returns the folder written.
+
+        Raises:
+            OutputExistsError: the folder exists and ``overwrite`` is false.
+        """
+        del model_name
+        folder = Path(path) / subfolder if subfolder else Path(path)
+        language = self.language
+        card = ModelCard(
+            base_model=self.base_model_name,
+            language=tuple(language) if isinstance(language, list) else language,
+        )
+        return save_model(folder, self.data, overwrite=overwrite, card=card)
+
+    def push_to_hub(
+        self,
+        repo_id: str,
+        private: bool = False,
+        token: str | None = None,
+        subfolder: str | None = None,
+    ) -> None:
+        """Upload the model to the Hugging Face hub (needs the ``[hub]`` extra).
+
+        Raises:
+            HubUnavailableError: ``huggingface_hub`` is not installed.
+        """
+        try:
+            from huggingface_hub import HfApi
+        except ImportError:
+            raise HubUnavailableError(
+                'push_to_hub needs huggingface_hub: pip install "m2v-infer[hub]"'
+            ) from None
+        with tempfile.TemporaryDirectory(prefix="m2v-push-") as temp:
+            folder = self.save_pretrained(Path(temp) / "model", model_name=repo_id)
+            api = HfApi(token=token)
+            api.create_repo(repo_id=repo_id, private=private, exist_ok=True, token=token)
+            api.upload_folder(
+                repo_id=repo_id,
+                folder_path=str(folder),
+                path_in_repo=subfolder,
+                token=token,
+            )

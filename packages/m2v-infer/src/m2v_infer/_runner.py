@@ -1,0 +1,68 @@
+"""Batching and threading: run one function over batches of an iterable, in order.
+
+Batches are cut lazily from any iterable, so a generator is consumed a batch at a time
+and at most ``window`` batches are in flight: memory stays bounded however long the
+input is.  With more than one thread the batches go to a ``ThreadPoolExecutor``; results
+always come back in input order.  No process pools: tokenization (Rust) and numpy release
+the GIL, so threads use every core without pickling anything.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from itertools import islice
+from typing import TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def available_cores() -> int:
+    """How many cores this process may run on (its CPU affinity where the OS tells it)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # pragma: no cover - macOS and Windows
+        return max(1, os.cpu_count() or 1)
+
+
+def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Consecutive lists of ``size`` items (the last may be shorter), read lazily."""
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def run_ordered(
+    function: Callable[[T], R],
+    batches: Iterable[T],
+    *,
+    num_threads: int,
+    window: int | None = None,
+) -> Iterator[R]:
+    """Yield ``function(batch)`` for each batch, in order, using ``num_threads`` threads.
+
+    At most ``window`` batches (default: twice the thread count) are submitted ahead of
+    the one being yielded.  Closing the iterator early cancels the batches not started.
+    An exception raised by ``function`` is re-raised here, in order.
+    """
+    if num_threads <= 1:
+        for batch in batches:
+            yield function(batch)
+        return
+    limit = window if window is not None else 2 * num_threads
+    pending: deque[Future[R]] = deque()
+    executor = ThreadPoolExecutor(max_workers=num_threads, thread_name_prefix="m2v-encode")
+    try:
+        for batch in batches:
+            pending.append(executor.submit(function, batch))
+            while len(pending) >= limit:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        for future in pending:
+            future.cancel()
+        executor.shutdown(wait=True, cancel_futures=True)
