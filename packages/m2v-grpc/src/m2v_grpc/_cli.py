@@ -1,0 +1,199 @@
+"""``m2v serve``: the subcommand m2v-grpc contributes to the ``m2v`` command.
+
+Registration stays light (argparse only): grpc, numpy and the models are imported inside
+``run``, so ``m2v --help`` does not pay for them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+TOKEN_ENV = "M2V_GRPC_AUTH_TOKEN"
+"""Environment variable holding one bearer token (alternative to ``--auth-token-file``)."""
+
+_EPILOG = f"""\
+examples:
+  m2v serve --model potion=./potion-base-8M
+  m2v serve --model small=./potion-base-8M --model big=./potion-base-32M \\
+            --host 0.0.0.0 --port 50051 --metrics-port 9090
+  {TOKEN_ENV}=s3cret m2v serve --model potion=./potion-base-8M \\
+            --tls-cert server.pem --tls-key server.key
+
+The first --model is the default model.  Health (grpc.health.v1) is NOT_SERVING until the
+models are loaded and while draining; SIGTERM drains: new calls get UNAVAILABLE, every
+accepted item is answered, streams end OK, then the process exits within --grace seconds.
+Logs are JSON lines on stderr.
+"""
+
+
+def register_serve(subparsers: Any) -> None:
+    """Add ``m2v serve`` to the ``m2v`` command."""
+    parser = subparsers.add_parser(
+        "serve",
+        help="serve models over gRPC (streaming embedding service)",
+        description="Serve static embedding models over gRPC (m2v.embed.v1.EmbedService).",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_arguments(parser)
+    parser.set_defaults(run=run_serve)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``m2v serve``."""
+    from m2v_grpc import _config as defaults  # stdlib-only module
+
+    parser.add_argument(
+        "--model",
+        dest="models",
+        action="append",
+        required=True,
+        metavar="NAME=PATH",
+        help="a model to serve under NAME (repeatable; the first is the default)",
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--port", type=int, default=50051, help="port (0: any free port; default: %(default)s)"
+    )
+    parser.add_argument(
+        "--workers", type=int, default=None, help="encoding threads (default: min(4, cores))"
+    )
+    limits = parser.add_argument_group("limits (published by GetInfo)")
+    limits.add_argument(
+        "--max-items-per-message", type=int, default=defaults.DEFAULT_MAX_ITEMS_PER_MESSAGE
+    )
+    limits.add_argument("--max-message-bytes", type=int, default=defaults.DEFAULT_MAX_MESSAGE_BYTES)
+    limits.add_argument("--max-text-bytes", type=int, default=defaults.DEFAULT_MAX_TEXT_BYTES)
+    limits.add_argument(
+        "--max-concurrent-requests", type=int, default=defaults.DEFAULT_MAX_CONCURRENT_REQUESTS
+    )
+    limits.add_argument(
+        "--max-in-flight-per-stream", type=int, default=defaults.DEFAULT_MAX_IN_FLIGHT_PER_STREAM
+    )
+    security = parser.add_argument_group("security")
+    security.add_argument(
+        "--auth-token-file",
+        type=Path,
+        default=None,
+        help=f"file with accepted bearer tokens, one per line (or set {TOKEN_ENV})",
+    )
+    security.add_argument(
+        "--tls-cert", type=Path, default=None, help="server certificate chain (PEM)"
+    )
+    security.add_argument("--tls-key", type=Path, default=None, help="server private key (PEM)")
+    security.add_argument(
+        "--tls-client-ca",
+        type=Path,
+        default=None,
+        help="CA bundle (PEM) for client certificates: enables mutual TLS",
+    )
+    ops = parser.add_argument_group("operations")
+    ops.add_argument(
+        "--metrics-port", type=int, default=None, help="serve Prometheus /metrics on this port"
+    )
+    ops.add_argument(
+        "--metrics-host", default="0.0.0.0", help="address for /metrics (default: %(default)s)"
+    )
+    ops.add_argument(
+        "--grace",
+        type=float,
+        default=defaults.DEFAULT_GRACE_SECONDS,
+        help="seconds to finish accepted work on SIGTERM (default: %(default)s)",
+    )
+    ops.add_argument(
+        "--max-connection-age",
+        type=float,
+        default=None,
+        help="close client connections after this many seconds so load spreads over new replicas",
+    )
+    ops.add_argument("--no-reflection", action="store_true", help="disable gRPC server reflection")
+    ops.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+
+
+def build_config(args: argparse.Namespace) -> Any:
+    """Turn parsed arguments into a :class:`ServerConfig` (raises ConfigError)."""
+    from m2v_grpc._config import (
+        ConfigError,
+        Limits,
+        ModelSpec,
+        ServerConfig,
+        TLSConfig,
+        read_tokens,
+    )
+
+    tokens: tuple[str, ...] = ()
+    if args.auth_token_file is not None:
+        tokens = read_tokens(args.auth_token_file)
+    elif os.environ.get(TOKEN_ENV, "").strip():
+        tokens = (os.environ[TOKEN_ENV].strip(),)
+    tls = None
+    if args.tls_cert or args.tls_key:
+        if not (args.tls_cert and args.tls_key):
+            raise ConfigError("--tls-cert and --tls-key go together")
+        tls = TLSConfig(cert=args.tls_cert, key=args.tls_key, client_ca=args.tls_client_ca)
+    elif args.tls_client_ca:
+        raise ConfigError("--tls-client-ca needs --tls-cert and --tls-key")
+    extra: dict[str, Any] = {} if args.workers is None else {"workers": args.workers}
+    return ServerConfig(
+        models=tuple(ModelSpec.parse(text) for text in args.models),
+        host=args.host,
+        port=args.port,
+        limits=Limits(
+            max_items_per_message=args.max_items_per_message,
+            max_message_bytes=args.max_message_bytes,
+            max_text_bytes=args.max_text_bytes,
+            max_concurrent_requests=args.max_concurrent_requests,
+            max_in_flight_per_stream=args.max_in_flight_per_stream,
+        ),
+        tokens=tokens,
+        tls=tls,
+        metrics_port=args.metrics_port,
+        metrics_host=args.metrics_host,
+        grace_seconds=args.grace,
+        max_connection_age_seconds=args.max_connection_age,
+        reflection=not args.no_reflection,
+        **extra,
+    )
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """Run the server until SIGTERM/SIGINT; 0 after a clean drain, 1 on errors."""
+    import asyncio
+
+    from m2v_format import FormatError
+
+    from m2v_grpc._config import ConfigError
+    from m2v_grpc._logging import configure, log_event
+    from m2v_grpc._server import ServerStartError, serve
+
+    configure(args.log_level)
+    try:
+        config = build_config(args)
+        return asyncio.run(serve(config))
+    except (ConfigError, ServerStartError, FormatError) as error:
+        code = getattr(error, "code", "error")
+        log_event("server.failed", 40, code=code, error=str(error))
+        print(f"m2v serve: error: {error}", file=sys.stderr)
+        return 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m m2v_grpc [serve] ...``: the same as ``m2v serve ...``."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["serve"]:
+        arguments = arguments[1:]
+    parser = argparse.ArgumentParser(
+        prog="python -m m2v_grpc",
+        description="Serve static embedding models over gRPC.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_arguments(parser)
+    return run_serve(parser.parse_args(arguments))

@@ -1,0 +1,123 @@
+"""Server configuration: the served models, the address, limits, TLS, auth and metrics."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_MAX_ITEMS_PER_MESSAGE = 2048
+DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+DEFAULT_MAX_TEXT_BYTES = 1024 * 1024
+DEFAULT_MAX_CONCURRENT_REQUESTS = 64
+DEFAULT_MAX_IN_FLIGHT_PER_STREAM = 4
+DEFAULT_GRACE_SECONDS = 10.0
+
+
+class ConfigError(ValueError):
+    """A server option is malformed (bad ``NAME=PATH``, unreadable token file, ...)."""
+
+    code = "invalid-server-config"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model to serve: the name clients use and the model folder (or hub id)."""
+
+    name: str
+    path: str
+
+    @classmethod
+    def parse(cls, text: str) -> ModelSpec:
+        """Parse ``NAME=PATH`` (or a bare ``PATH``, named after its last path component)."""
+        name, sep, path = text.partition("=")
+        if not sep:
+            path = text
+            name = Path(text.rstrip("/")).name
+        name, path = name.strip(), path.strip()
+        if not name or not path:
+            raise ConfigError(f"--model expects NAME=PATH, got {text!r}")
+        return cls(name=name, path=path)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Limits the server enforces and publishes through GetInfo."""
+
+    max_items_per_message: int = DEFAULT_MAX_ITEMS_PER_MESSAGE
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    max_text_bytes: int = DEFAULT_MAX_TEXT_BYTES
+    max_concurrent_requests: int = DEFAULT_MAX_CONCURRENT_REQUESTS
+    max_in_flight_per_stream: int = DEFAULT_MAX_IN_FLIGHT_PER_STREAM
+
+    def __post_init__(self) -> None:
+        for name in (
+            "max_items_per_message",
+            "max_message_bytes",
+            "max_text_bytes",
+            "max_concurrent_requests",
+            "max_in_flight_per_stream",
+        ):
+            if int(getattr(self, name)) < 1:
+                raise ConfigError(f"{name} must be at least 1")
+
+
+@dataclass(frozen=True)
+class TLSConfig:
+    """PEM files for TLS; with ``client_ca`` clients must present a certificate (mTLS)."""
+
+    cert: Path
+    key: Path
+    client_ca: Path | None = None
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Everything ``m2v serve`` needs.  The first model is the default one."""
+
+    models: tuple[ModelSpec, ...]
+    host: str = "127.0.0.1"
+    port: int = 0
+    limits: Limits = field(default_factory=Limits)
+    workers: int = field(default_factory=lambda: min(4, os.cpu_count() or 1))
+    tokens: tuple[str, ...] = ()
+    tls: TLSConfig | None = None
+    metrics_port: int | None = None
+    metrics_host: str = "0.0.0.0"
+    grace_seconds: float = DEFAULT_GRACE_SECONDS
+    max_connection_age_seconds: float | None = None
+    reflection: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.models:
+            raise ConfigError("at least one --model NAME=PATH is required")
+        names = [spec.name for spec in self.models]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ConfigError(f"model names must be unique, repeated: {', '.join(duplicates)}")
+        if self.workers < 1:
+            raise ConfigError("workers must be at least 1")
+        if self.grace_seconds < 0:
+            raise ConfigError("grace period must not be negative")
+        if any(not token or any(c.isspace() for c in token) for token in self.tokens):
+            raise ConfigError("auth tokens must be non-empty and contain no whitespace")
+
+
+def read_tokens(path: str | Path) -> tuple[str, ...]:
+    """Read bearer tokens from a file: one per line; blank lines and ``#`` comments skipped.
+
+    Several tokens may be valid at once (rotation: add the new one, roll clients, remove
+    the old one).
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"cannot read token file {path}: {error.strerror}") from error
+    tokens = tuple(
+        line.strip()
+        for line in text.splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    )
+    if not tokens:
+        raise ConfigError(f"token file {path} holds no token")
+    return tokens

@@ -1,0 +1,1 @@
+"""Generated gRPC code (grpcio-tools + mypy-protobuf); do not edit."""

@@ -1,0 +1,366 @@
+"""Benchmark the m2v-grpc service against in-process m2v_infer encoding, in the same run.
+
+Run by hand (pytest does not collect ``bench_*.py``)::
+
+    uv run --all-packages python tests/benchmarks/bench_grpc.py [--repeats 3] [--markdown]
+
+Model potion-base-8M; corpus Rotten Tomatoes texts + BBC News sentences, shuffled with a
+fixed seed (``_corpus.benchmark_corpus``, the m2v-infer benchmark's corpus).  Client and
+server run on this machine, each in its own process:
+
+- in-process baseline: ``StaticModel.encode(corpus)`` (default threads) in a fresh process,
+  after a warm-up;
+- streaming: ``m2v serve`` in a subprocess (default settings: 2048 texts per message, 4
+  messages in flight, min(4, cores) workers); 1 client process streaming the whole corpus
+  through ``EmbedClient.embed_stream``, and 4 client processes streaming a quarter each at
+  the same time (wall time from the common start to the last finish).  The three run in
+  interleaved rounds (``--repeats``); each round's ratio to its own baseline is computed and
+  the median over rounds reported, so load from other processes affects both sides alike;
+- unary latency: one client calling ``EmbedClient.embed(["<short sentence>"])`` back to back,
+  p50/p99 over ``--calls`` calls after a warm-up (median over ``--repeats`` runs);
+- CPU cost: texts per CPU-second, in-process versus server + clients (user + system time
+  from ``/proc``), which load from other processes on a shared machine does not distort;
+- server peak memory: VmHWM of the server process after all of the above.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+
+SHORT_SENTENCE = "The movie was surprisingly good."
+ENV = {**os.environ, "GRPC_VERBOSITY": "NONE"}
+
+
+def _potion() -> str:
+    from _corpus import dataset_path
+
+    return str(dataset_path("potion-base-8M"))
+
+
+# --------------------------------------------------------------------------- children
+
+
+def child_inprocess(repeats: int) -> dict[str, Any]:
+    """Warm passes of in-process ``encode`` over the corpus; the best one is returned."""
+    from _corpus import benchmark_corpus
+    from m2v_infer import StaticModel
+
+    corpus = benchmark_corpus()
+    model = StaticModel.from_pretrained(_potion())
+    model.encode(corpus[:2000])
+    best = (float("inf"), 0.0)
+    for _ in range(repeats):
+        start, cpu = time.perf_counter(), time.process_time()
+        model.encode(corpus)
+        best = min(best, (time.perf_counter() - start, time.process_time() - cpu))
+    return {"texts": len(corpus), "seconds": best[0], "cpu_seconds": best[1]}
+
+
+def child_stream(target: str, part: int, parts: int, start_at: float) -> dict[str, Any]:
+    """Stream this client's share of the corpus once the common start time comes."""
+    from _corpus import benchmark_corpus
+    from m2v_grpc import EmbedClient
+
+    corpus = benchmark_corpus()
+    share = corpus[part::parts]
+    with EmbedClient(target) as client:
+        for _ in client.embed_stream(share[:4096]):  # connect and warm up
+            pass
+        time.sleep(max(0.0, start_at - time.time()))
+        start, cpu = time.time(), time.process_time()
+        count = 0
+        for _ in client.embed_stream(share):
+            count += 1
+        end, cpu = time.time(), time.process_time() - cpu
+    return {"texts": count, "start": start, "end": end, "cpu_seconds": cpu}
+
+
+def child_latency(target: str, calls: int) -> dict[str, Any]:
+    """Back-to-back unary calls with one short sentence."""
+    from m2v_grpc import EmbedClient
+
+    samples = []
+    with EmbedClient(target) as client:
+        for _ in range(200):
+            client.embed([SHORT_SENTENCE])
+        for _ in range(calls):
+            start = time.perf_counter()
+            client.embed([SHORT_SENTENCE])
+            samples.append(time.perf_counter() - start)
+    samples.sort()
+    return {
+        "calls": calls,
+        "p50_ms": 1000 * samples[len(samples) // 2],
+        "p99_ms": 1000 * samples[int(len(samples) * 0.99) - 1],
+        "mean_ms": 1000 * statistics.fmean(samples),
+    }
+
+
+CHILDREN = {"inprocess": child_inprocess, "stream": child_stream, "latency": child_latency}
+
+
+def run_child(kind: str, *args: Any) -> dict[str, Any]:
+    """Run one child in a fresh interpreter and return its JSON result."""
+    command = [sys.executable, __file__, "--child", kind, *map(str, args)]
+    result = subprocess.run(command, capture_output=True, text=True, env=ENV, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"child {kind} failed:\n{result.stderr}")
+    return dict(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+def start_children(kind: str, argument_lists: list[list[Any]]) -> list[subprocess.Popen[str]]:
+    """Start several children at once."""
+    return [
+        subprocess.Popen(
+            [sys.executable, __file__, "--child", kind, *map(str, args)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=ENV,
+        )
+        for args in argument_lists
+    ]
+
+
+def collect(processes: list[subprocess.Popen[str]]) -> list[dict[str, Any]]:
+    """Wait for children started with :func:`start_children`."""
+    results = []
+    for process in processes:
+        out, err = process.communicate()
+        if process.returncode != 0:
+            raise RuntimeError(f"child failed:\n{err}")
+        results.append(dict(json.loads(out.strip().splitlines()[-1])))
+    return results
+
+
+# --------------------------------------------------------------------------- server
+
+
+class Server:
+    """``python -m m2v_grpc serve`` in a subprocess."""
+
+    def __init__(self, model: str) -> None:
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "m2v_grpc",
+                "serve",
+                "--model",
+                f"potion={model}",
+                "--port",
+                "0",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=ENV,
+        )
+        self.port = 0
+        self.ready = threading.Event()
+        threading.Thread(target=self._read, daemon=True).start()
+        if not self.ready.wait(120):
+            raise RuntimeError("server did not start")
+
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if record.get("event") == "server.serving":
+                self.port = int(str(record["address"]).rsplit(":", 1)[1])
+                self.ready.set()
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the server process has used so far."""
+        with open(f"/proc/{self.process.pid}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def memory_mb(self) -> dict[str, float]:
+        """Current and peak resident memory of the server process."""
+        values = {}
+        with open(f"/proc/{self.process.pid}/status") as handle:
+            for line in handle:
+                key, _, rest = line.partition(":")
+                if key in ("VmRSS", "VmHWM"):
+                    values[key] = int(rest.split()[0]) / 1024
+        return values
+
+    def stop(self) -> int:
+        """SIGTERM and wait."""
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(60)
+
+
+# --------------------------------------------------------------------------- main
+
+
+def machine() -> str:
+    """CPU model, cores, RAM, Python and library versions."""
+    import grpc
+    import numpy
+
+    model_name = "unknown CPU"
+    lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
+    for line in lscpu.splitlines():
+        if line.startswith("Model name:"):
+            model_name = line.split(":", 1)[1].strip()
+    with open("/proc/meminfo") as handle:
+        total_kb = int(handle.readline().split()[1])
+    return (
+        f"{model_name}, {os.cpu_count()} cores, {total_kb / 2**20:.1f} GiB RAM, "
+        f"Python {platform.python_version()}, grpcio {grpc.__version__}, numpy {numpy.__version__}"
+    )
+
+
+def streaming(server: Server, clients: int) -> dict[str, float]:
+    """Run ``clients`` stream clients together; texts, wall seconds and CPU seconds used by
+    the server and the clients."""
+    target = f"127.0.0.1:{server.port}"
+    start_at = time.time() + 4.0
+    processes = start_children(
+        "stream", [[target, part, clients, start_at] for part in range(clients)]
+    )
+    time.sleep(max(0.0, start_at - time.time() - 0.05))
+    server_cpu = server.cpu_seconds()
+    results = collect(processes)
+    server_cpu = server.cpu_seconds() - server_cpu
+    texts = sum(r["texts"] for r in results)
+    seconds = max(r["end"] for r in results) - min(r["start"] for r in results)
+    cpu = server_cpu + sum(r["cpu_seconds"] for r in results)
+    return {"texts": texts, "seconds": seconds, "cpu_seconds": cpu}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print a table (and JSON)."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=3, help="runs per measurement (median)")
+    parser.add_argument("--calls", type=int, default=3000, help="unary calls for the latency")
+    parser.add_argument("--markdown", action="store_true", help="print a markdown table")
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        kind, *rest = args.child
+        converted: list[Any] = []
+        for value in rest:
+            try:
+                converted.append(int(value))
+            except ValueError:
+                try:
+                    converted.append(float(value))
+                except ValueError:
+                    converted.append(value)
+        print(json.dumps(CHILDREN[kind](*converted)))
+        return 0
+
+    model = _potion()
+    load_before = os.getloadavg()
+    server = Server(model)
+    target = f"127.0.0.1:{server.port}"
+    idle_memory = server.memory_mb()
+    rounds: list[dict[str, float]] = []
+    try:
+        # Interleaved rounds (baseline, 1 client, 4 clients): each ratio compares
+        # measurements taken moments apart, so load from other processes shifts both sides.
+        for round_ in range(args.repeats):
+            baseline = run_child("inprocess", 1)
+            measured = {
+                "texts": baseline["texts"],
+                "inprocess": baseline["texts"] / baseline["seconds"],
+                "inprocess_per_cpu": baseline["texts"] / baseline["cpu_seconds"],
+            }
+            for clients in (1, 4):
+                run = streaming(server, clients)
+                measured[f"x{clients}"] = run["texts"] / run["seconds"]
+                measured[f"x{clients}_per_cpu"] = run["texts"] / run["cpu_seconds"]
+            rounds.append(measured)
+            print(
+                f"round {round_ + 1}: in-process {measured['inprocess']:,.0f}/s, "
+                f"1 client {measured['x1']:,.0f}/s, 4 clients {measured['x4']:,.0f}/s",
+                file=sys.stderr,
+            )
+        latencies = [run_child("latency", target, args.calls) for _ in range(args.repeats)]
+        memory = server.memory_mb()
+    finally:
+        code = server.stop()
+
+    def median(key: str) -> float:
+        return statistics.median(r[key] for r in rounds)
+
+    def ratio(clients: int) -> float:
+        return statistics.median(r[f"x{clients}"] / r["inprocess"] for r in rounds)
+
+    p50 = statistics.median(r["p50_ms"] for r in latencies)
+    p99 = statistics.median(r["p99_ms"] for r in latencies)
+    report = {
+        "machine": machine(),
+        "load_average_before": load_before,
+        "load_average_after": os.getloadavg(),
+        "corpus_texts": rounds[0]["texts"],
+        "rounds": rounds,
+        "inprocess_rate": median("inprocess"),
+        "stream_x1_rate": median("x1"),
+        "stream_x1_ratio": ratio(1),
+        "stream_x4_rate": median("x4"),
+        "stream_x4_ratio": ratio(4),
+        "inprocess_texts_per_cpu_second": median("inprocess_per_cpu"),
+        "stream_x1_texts_per_cpu_second": median("x1_per_cpu"),
+        "stream_x4_texts_per_cpu_second": median("x4_per_cpu"),
+        "unary_p50_ms": p50,
+        "unary_p99_ms": p99,
+        "server_rss_idle_mb": idle_memory.get("VmRSS"),
+        "server_peak_rss_mb": memory.get("VmHWM"),
+        "server_exit_code": code,
+    }
+    print(json.dumps(report, indent=2))
+    if args.markdown:
+        load = "/".join(f"{x:.1f}" for x in load_before)
+        print(f"\nMachine: {report['machine']}; load average before the run {load}\n")
+        print("| measurement | result (median of rounds) | target |")
+        print("|---|---|---|")
+        print(
+            f"| in-process `StaticModel.encode`, {rounds[0]['texts']:,} texts | "
+            f"{median('inprocess'):,.0f} texts/s | baseline |"
+        )
+        for clients in (1, 4):
+            plural = "s" if clients > 1 else ""
+            print(
+                f"| streaming, {clients} client{plural} | {median(f'x{clients}'):,.0f} texts/s = "
+                f"**{ratio(clients):.2f}x** in-process | ≥ 0.6x |"
+            )
+        per_cpu = median("inprocess_per_cpu")
+        print(
+            f"| CPU cost, texts per CPU-second (server + clients) | in-process {per_cpu:,.0f}; "
+            f"1 client {median('x1_per_cpu'):,.0f} = **{median('x1_per_cpu') / per_cpu:.2f}x**; "
+            f"4 clients {median('x4_per_cpu'):,.0f} = **{median('x4_per_cpu') / per_cpu:.2f}x** | — |"
+        )
+        print(
+            f"| unary, 1 short sentence, p50 / p99 | **{p50:.2f} ms** / {p99:.2f} ms | p50 ≤ 1 ms |"
+        )
+        print(
+            f"| server peak RSS (VmHWM) | {memory.get('VmHWM', 0):.0f} MiB "
+            f"(idle after load: {idle_memory.get('VmRSS', 0):.0f} MiB) | — |"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
