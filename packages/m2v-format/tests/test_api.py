@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import inspect
+from pathlib import Path
 
 import m2v_format
+import pytest
 from m2v_format import FormatError
 from m2v_format._errors import ALL_ERRORS
 
@@ -19,6 +21,7 @@ CONTRACT = {
     "Violation",
     "load_model",
     "quantize",
+    "read_safetensors",
     "resolve_model_path",
     "save_model",
     "validate_model",
@@ -78,3 +81,18 @@ def test_signatures() -> None:
     assert encode.parameters["normalize"].default is None
     quantize = inspect.signature(m2v_format.quantize)
     assert list(quantize.parameters) == ["model", "to", "dims"]
+
+
+def test_read_safetensors_returns_read_only_views(tmp_path: Path) -> None:
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    path = tmp_path / "t.safetensors"
+    save_file({"a": np.arange(6, dtype=np.float32).reshape(2, 3)}, str(path))
+    tensors = m2v_format.read_safetensors(path)
+    assert list(tensors) == ["a"]
+    np.testing.assert_array_equal(tensors["a"], np.arange(6, dtype=np.float32).reshape(2, 3))
+    assert not tensors["a"].flags.writeable
+    path.write_bytes(path.read_bytes()[:-4])
+    with pytest.raises(m2v_format.TruncatedFileError):
+        m2v_format.read_safetensors(path)

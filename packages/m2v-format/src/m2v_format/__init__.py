@@ -38,6 +38,7 @@ from m2v_format._load import load_model, resolve_model_path
 from m2v_format._model import StaticModelData
 from m2v_format._quantize import quantize
 from m2v_format._reference import reference_encode, reference_tokenize
+from m2v_format._safetensors import read_safetensors
 from m2v_format._validate import ValidationReport, Violation, validate_model
 from m2v_format._write import save_model
 
@@ -55,6 +56,7 @@ __all__ = [  # noqa: RUF022 - grouped by topic, sorted within each group
     "Violation",
     "load_model",
     "quantize",
+    "read_safetensors",
     "resolve_model_path",
     "save_model",
     "validate_model",

@@ -19,7 +19,12 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from m2v_format._errors import HeaderTooLargeError, SafetensorsHeaderError, TruncatedFileError
+from m2v_format._errors import (
+    HeaderTooLargeError,
+    SafetensorsHeaderError,
+    TruncatedFileError,
+    UnsupportedDtypeError,
+)
 
 MAX_HEADER_SIZE = 100_000_000
 """Rule S2: the largest header (in bytes) a reader accepts."""
@@ -327,3 +332,24 @@ def write_safetensors(
     for _, array in arrays:
         if array.nbytes:
             handle.write(array.reshape(-1).view(np.uint8).data)
+
+
+def read_safetensors(
+    path: str | os.PathLike[str] | Path,
+) -> dict[str, np.ndarray[Any, np.dtype[Any]]]:
+    """Read every tensor of a safetensors file after checking rules S1-S3.
+
+    Arrays are read-only views over a memory map (no copy); a dtype numpy cannot view
+    (BF16, F8) raises ``UnsupportedDtypeError``.  Every malformed file raises a
+    ``FormatError`` subclass naming what was wrong.
+    """
+    path = Path(path)
+    mapped = MappedSafetensors(path)
+    tensors: dict[str, np.ndarray[Any, np.dtype[Any]]] = {}
+    for name, info in mapped.tensors.items():
+        if info.dtype not in NUMPY_DTYPES:
+            raise UnsupportedDtypeError(
+                f"tensor {name!r} has dtype {info.dtype}, which numpy cannot read", path=path
+            )
+        tensors[name] = mapped.view(name)
+    return tensors

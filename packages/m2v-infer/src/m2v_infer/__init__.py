@@ -9,6 +9,12 @@ Errors are typed: every error derives from :class:`InferError`, itself an
 ``m2v_format.FormatError``, and carries a stable ``code``.
 """
 
+from m2v_infer._classifier import (
+    ClassifierError,
+    ClassifierNotFoundError,
+    StaticClassifier,
+    UnsupportedClassifierVersionError,
+)
 from m2v_infer._default import DEFAULT_MODEL_DIR, default_model_path
 from m2v_infer._errors import (
     DefaultModelMissingError,
@@ -27,13 +33,17 @@ __version__ = "0.1.0"
 __all__ = [
     "DEFAULT_MODEL_DIR",
     "UNSET",
+    "ClassifierError",
+    "ClassifierNotFoundError",
     "DefaultModelMissingError",
     "InferError",
     "InvalidArgumentError",
     "InvalidInputError",
     "MissingDependencyError",
+    "StaticClassifier",
     "StaticModel",
     "UnreadableInputError",
+    "UnsupportedClassifierVersionError",
     "UnsupportedOutputError",
     "UnwritableOutputError",
     "__version__",

@@ -1,0 +1,261 @@
+"""m2v_infer.StaticClassifier: loading and running exported classifiers with numpy alone.
+
+Every folder here is built with numpy + safetensors + m2v_format (no torch), as the slim
+install has them; each rule of spec/classifier.md that a reader enforces has a case.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from m2v_format import ModelConfig, StaticModelData, save_model
+from m2v_infer import StaticModel
+from m2v_infer._classifier import (
+    ClassifierError,
+    ClassifierNotFoundError,
+    StaticClassifier,
+    UnsupportedClassifierVersionError,
+    read_head,
+)
+from safetensors.numpy import save_file
+from tokenizers import Tokenizer, models, pre_tokenizers
+
+WORDS = ["[UNK]", "good", "bad", "movie", "sport", "music", "the"]
+DIM = 8
+
+
+def _tokenizer() -> Tokenizer:
+    tokenizer = Tokenizer(models.WordLevel({w: i for i, w in enumerate(WORDS)}, unk_token="[UNK]"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    return tokenizer
+
+
+def _layers(rng: np.random.Generator, sizes: list[int]) -> dict[str, np.ndarray]:
+    tensors = {}
+    for index, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes)):
+        tensors[f"layers.{index}.weight"] = rng.normal(size=(fan_out, fan_in)).astype(np.float32)
+        tensors[f"layers.{index}.bias"] = rng.normal(size=fan_out).astype(np.float32)
+    return tensors
+
+
+def build(
+    folder: Path,
+    *,
+    task: str = "single-label",
+    classes: list[Any] | None = None,
+    hidden: list[int] | None = None,
+    config: dict[str, Any] | None = None,
+    tensors: dict[str, np.ndarray] | None = None,
+    seed: int = 0,
+) -> Path:
+    """A classifier folder: a tiny model plus a random head (overridable piece by piece)."""
+    rng = np.random.default_rng(seed)
+    classes = classes if classes is not None else ["neg", "pos"]
+    data = StaticModelData(
+        embeddings=rng.normal(size=(len(WORDS), DIM)).astype(np.float32),
+        tokenizer=_tokenizer(),
+        config=ModelConfig(normalize=True),
+    )
+    save_model(folder, data)
+    sizes = [DIM, *(hidden if hidden is not None else [5]), len(classes)]
+    save_file(
+        tensors if tensors is not None else _layers(rng, sizes),
+        str(folder / "classifier.safetensors"),
+    )
+    body = {
+        "format": "m2v-classifier",
+        "classifier_version": "1.0",
+        "task": task,
+        "classes": classes,
+        "layers": len(sizes) - 1,
+        "hidden_activation": "relu",
+        "threshold": 0.5,
+    }
+    body.update(config or {})
+    (folder / "classifier.json").write_text(
+        json.dumps({k: v for k, v in body.items() if v is not ...})
+    )
+    return folder
+
+
+def _manual(folder: Path, texts: list[str]) -> np.ndarray:
+    """The head applied by hand: ReLU MLP on the model's embeddings."""
+    from safetensors.numpy import load_file
+
+    features = StaticModel.from_pretrained(folder).encode(texts)
+    tensors = load_file(str(folder / "classifier.safetensors"))
+    layers = len(tensors) // 2
+    hidden = features.astype(np.float64)
+    for index in range(layers):
+        hidden = hidden @ tensors[f"layers.{index}.weight"].T + tensors[f"layers.{index}.bias"]
+        if index < layers - 1:
+            hidden = np.maximum(hidden, 0)
+    return hidden
+
+
+TEXTS = ["good movie", "bad movie", "the sport", "music music good", "", "unknown words only"]
+
+
+def test_single_label_matches_manual_computation(tmp_path: Path) -> None:
+    folder = build(tmp_path / "clf", classes=["a", "b", "c"], hidden=[6, 4])
+    classifier = StaticClassifier.from_pretrained(folder)
+    logits = _manual(folder, TEXTS)
+    expected = np.exp(logits - logits.max(1, keepdims=True))
+    expected /= expected.sum(1, keepdims=True)
+    proba = classifier.predict_proba(TEXTS)
+    assert proba.dtype == np.float32
+    assert proba.shape == (len(TEXTS), 3)
+    np.testing.assert_allclose(proba, expected, atol=1e-5)
+    assert classifier.predict(TEXTS).tolist() == [["a", "b", "c"][i] for i in logits.argmax(1)]
+    assert classifier.predict("good movie").tolist() == classifier.predict(["good movie"]).tolist()
+    assert classifier.classes == ("a", "b", "c")
+    assert not classifier.multilabel
+    assert "classes=3" in repr(classifier)
+
+
+def test_multilabel_sigmoid_and_threshold(tmp_path: Path) -> None:
+    folder = build(
+        tmp_path / "ml", task="multi-label", classes=["x", "y", "z"], config={"threshold": 0.3}
+    )
+    classifier = StaticClassifier.from_pretrained(folder)
+    expected = 1 / (1 + np.exp(-_manual(folder, TEXTS)))
+    np.testing.assert_allclose(classifier.predict_proba(TEXTS), expected, atol=1e-5)
+    assert classifier.threshold == 0.3
+    predicted = classifier.predict(TEXTS)
+    assert predicted == [
+        [c for c, p in zip("xyz", row, strict=True) if p > 0.3] for row in expected
+    ]
+    assert classifier.predict(TEXTS, threshold=1.0) == [[] for _ in TEXTS]
+
+
+def test_linear_head_and_integer_classes(tmp_path: Path) -> None:
+    folder = build(tmp_path / "lin", classes=[3, 7], hidden=[])
+    classifier = StaticClassifier.from_pretrained(folder)
+    assert classifier.classes == (3, 7)
+    assert set(classifier.predict(TEXTS).tolist()) <= {3, 7}
+
+
+def test_minor_versions_and_unknown_keys_are_accepted(tmp_path: Path) -> None:
+    folder = build(tmp_path / "v", config={"classifier_version": "1.7", "note": "kept"})
+    head = read_head(folder)
+    assert head.version == "1.7"
+    assert head.extra == {"note": "kept"}
+
+
+def test_loading_is_data_only(tmp_path: Path) -> None:
+    """A pickle file in the folder is never opened; loading imports no torch."""
+    folder = build(tmp_path / "clf")
+    (folder / "head.pkl").write_bytes(b"\x80\x04not really a pickle")
+    script = (
+        "import sys; from m2v_infer._classifier import StaticClassifier; "
+        f"c = StaticClassifier.from_pretrained({str(folder)!r}); c.predict(['good movie']); "
+        "print('torch' in sys.modules, 'sklearn' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False False"
+
+
+def _broken(tmp_path: Path, rule: str, **kwargs: Any) -> None:
+    folder = build(tmp_path / "bad", **kwargs)
+    with pytest.raises(ClassifierError) as raised:
+        StaticClassifier.from_pretrained(folder)
+    assert raised.value.rule_id == rule
+    assert raised.value.code in {"invalid-classifier", "unsupported-classifier-version"}
+
+
+def test_missing_files(tmp_path: Path) -> None:
+    folder = build(tmp_path / "clf")
+    (folder / "classifier.json").unlink()
+    with pytest.raises(ClassifierNotFoundError):
+        StaticClassifier.from_pretrained(folder)
+    model_only = tmp_path / "plain"
+    save_model(
+        model_only,
+        StaticModelData(embeddings=np.ones((len(WORDS), 2), np.float32), tokenizer=_tokenizer()),
+    )
+    with pytest.raises(ClassifierNotFoundError) as raised:
+        read_head(model_only)
+    assert raised.value.code == "classifier-missing"
+
+
+@pytest.mark.parametrize(
+    ("rule", "config"),
+    [
+        ("H2", {"format": "something-else"}),
+        ("H3", {"classifier_version": "one"}),
+        ("H4", {"task": "regression"}),
+        ("H4", {"hidden_activation": "gelu"}),
+        ("H4", {"threshold": 2}),
+        ("H4", {"layers": 0}),
+        ("H5", {"classes": []}),
+        ("H5", {"classes": ["a", 1]}),
+        ("H5", {"classes": ["a", "a"]}),
+        ("H8", {"layers": 1}),
+    ],
+)
+def test_config_rules(tmp_path: Path, rule: str, config: dict[str, Any]) -> None:
+    _broken(tmp_path, rule, config=config)
+
+
+def test_major_version_is_rejected(tmp_path: Path) -> None:
+    folder = build(tmp_path / "v2", config={"classifier_version": "2.0"})
+    with pytest.raises(UnsupportedClassifierVersionError):
+        StaticClassifier.from_pretrained(folder)
+
+
+def test_invalid_json(tmp_path: Path) -> None:
+    folder = build(tmp_path / "clf")
+    (folder / "classifier.json").write_text("[1, 2]")
+    with pytest.raises(ClassifierError) as raised:
+        read_head(folder)
+    assert raised.value.rule_id == "H2"
+
+
+def test_tensor_rules(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    good = _layers(rng, [DIM, 5, 2])
+    missing = {k: v for k, v in good.items() if k != "layers.1.bias"}
+    _broken(tmp_path / "a", "H7", tensors=missing)
+    wrong_in = dict(good, **{"layers.0.weight": np.zeros((5, DIM + 1), np.float32)})
+    _broken(tmp_path / "b", "H8", tensors=wrong_in)
+    chain = dict(good, **{"layers.1.weight": np.zeros((2, 4), np.float32)})
+    _broken(tmp_path / "c", "H8", tensors=chain)
+    nan = dict(good, **{"layers.1.bias": np.array([np.nan, 0], np.float32)})
+    _broken(tmp_path / "d", "H9", tensors=nan)
+    ints = dict(good, **{"layers.1.bias": np.array([1, 0], np.int32)})
+    _broken(tmp_path / "e", "H7", tensors=ints)
+    outputs = _layers(rng, [DIM, 5, 3])
+    _broken(tmp_path / "f", "H8", tensors=outputs)
+
+
+def test_float16_and_float64_heads_load(tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    tensors = {
+        k: v.astype(np.float16 if "weight" in k else np.float64)
+        for k, v in _layers(rng, [DIM, 4, 2]).items()
+    }
+    classifier = StaticClassifier.from_pretrained(build(tmp_path / "mixed", tensors=tensors))
+    assert classifier.predict_proba(TEXTS).dtype == np.float32
+
+
+def test_corrupt_safetensors(tmp_path: Path) -> None:
+    folder = build(tmp_path / "clf")
+    path = folder / "classifier.safetensors"
+    data = path.read_bytes()
+    path.write_bytes(data[:-4])
+    with pytest.raises(ClassifierError) as raised:
+        read_head(folder)
+    assert raised.value.rule_id == "H6"
+    path.write_bytes(data + b"xx")
+    with pytest.raises(ClassifierError):
+        read_head(folder)
+    path.write_bytes(b"\x01")
+    with pytest.raises(ClassifierError):
+        read_head(folder)
