@@ -1,3 +1,81 @@
-"""m2v-train: skeleton; its own issue fills it."""
+"""m2v-train: fine-tune classifiers on static models and pre-train static models.
 
-__all__: list[str] = []
+* ``StaticModelForClassification.from_pretrained(model).fit(texts, labels)`` fine-tunes
+  the embedding table, per-token weights and an MLP head; ``save_pretrained`` exports a
+  folder that ``m2v_infer.StaticClassifier`` runs with numpy alone (spec/classifier.md).
+* ``featurize(texts, work_dir, teacher=...)`` stores a teacher's vectors of a corpus in
+  resumable ``.npy`` shards; ``pretrain(start_model, load_features(work_dir))`` trains a
+  distilled model to reproduce them (Tokenlearn-style), see docs/train.md.
+
+Importing the package is light: torch loads with the first use of the classes or functions
+that need it.  Errors are typed: every error derives from :class:`TrainError` and carries a
+stable ``code``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from m2v_train._data import read_corpus, read_labelled
+from m2v_train._errors import (
+    DataFileError,
+    DeviceError,
+    FeatureStoreError,
+    InvalidLabelsError,
+    InvalidParameterError,
+    NotFittedError,
+    TeacherError,
+    TrainError,
+)
+from m2v_train._features import FeatureSet, load_features, merge_features, select_features
+from m2v_train._featurize import default_work_dir, featurize
+
+if TYPE_CHECKING:
+    from m2v_train._classifier import StaticModelForClassification
+    from m2v_train._pretrain import PretrainOptions, PretrainReport, pretrain
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "StaticModelForClassification": "m2v_train._classifier",
+    "PretrainOptions": "m2v_train._pretrain",
+    "PretrainReport": "m2v_train._pretrain",
+    "pretrain": "m2v_train._pretrain",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the torch-backed names on first use."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'm2v_train' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+__all__ = [
+    "DataFileError",
+    "DeviceError",
+    "FeatureSet",
+    "FeatureStoreError",
+    "InvalidLabelsError",
+    "InvalidParameterError",
+    "NotFittedError",
+    "PretrainOptions",
+    "PretrainReport",
+    "StaticModelForClassification",
+    "TeacherError",
+    "TrainError",
+    "__version__",
+    "default_work_dir",
+    "featurize",
+    "load_features",
+    "merge_features",
+    "pretrain",
+    "read_corpus",
+    "read_labelled",
+    "select_features",
+]

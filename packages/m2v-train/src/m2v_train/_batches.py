@@ -1,0 +1,50 @@
+"""Token-id batches for torch: flat ids + offsets, the input of ``embedding_bag``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+
+@dataclass(frozen=True)
+class TokenBatch:
+    """A batch of texts as one flat id tensor, the start offset and token count of each text."""
+
+    ids: torch.Tensor
+    offsets: torch.Tensor
+    lengths: torch.Tensor
+
+    def to(self, device: torch.device) -> TokenBatch:
+        """The batch on ``device``."""
+        return TokenBatch(self.ids.to(device), self.offsets.to(device), self.lengths.to(device))
+
+    def __len__(self) -> int:
+        return int(self.lengths.shape[0])
+
+
+def make_batch(token_ids: Sequence[Sequence[int]]) -> TokenBatch:
+    """Pack lists of token ids into a :class:`TokenBatch`."""
+    lengths = np.fromiter((len(ids) for ids in token_ids), dtype=np.int64, count=len(token_ids))
+    offsets = np.zeros(len(token_ids), dtype=np.int64)
+    if len(lengths) > 1:
+        np.cumsum(lengths[:-1], out=offsets[1:])
+    flat = np.fromiter(
+        (i for ids in token_ids for i in ids), dtype=np.int64, count=int(lengths.sum())
+    )
+    return TokenBatch(torch.from_numpy(flat), torch.from_numpy(offsets), torch.from_numpy(lengths))
+
+
+def iterate(
+    token_ids: Sequence[Sequence[int]],
+    batch_size: int,
+    *,
+    order: np.ndarray | None = None,
+) -> Iterator[tuple[np.ndarray, TokenBatch]]:
+    """Yield ``(row indices, batch)`` over ``token_ids`` in ``order`` (default: as given)."""
+    rows = np.arange(len(token_ids)) if order is None else order
+    for start in range(0, len(rows), batch_size):
+        chosen = rows[start : start + batch_size]
+        yield chosen, make_batch([token_ids[i] for i in chosen])

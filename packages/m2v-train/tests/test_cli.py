@@ -1,0 +1,123 @@
+"""``m2v train classify / featurize / pretrain`` through the ``m2v`` dispatcher."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import train_helpers
+from m2v_format._cli import main
+from m2v_infer import StaticModel
+from m2v_infer._classifier import StaticClassifier
+
+
+def _write_csv(path: Path, texts: list[str], labels: list[str]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["review", "sentiment"])
+        writer.writerows(zip(texts, labels, strict=True))
+    return path
+
+
+def test_classify_csv(
+    tiny_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    texts, labels = train_helpers.sentiment_texts(200)
+    data = _write_csv(tmp_path / "train.csv", texts, labels)
+    test = _write_csv(tmp_path / "test.csv", *train_helpers.sentiment_texts(50, seed=3))
+    out = tmp_path / "clf"
+    argv = [
+        "train", "classify", "--data", str(data), "--text-column", "review",
+        "--label-column", "sentiment", "--model", str(tiny_model_dir), "--output", str(out),
+        "--max-epochs", "6", "--learning-rate", "0.01", "--hidden-dim", "16",
+        "--test-data", str(test), "--quiet", "--device", "cpu",
+    ]  # fmt: skip
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "classifier written to" in printed
+    assert "precision" in printed
+    classifier = StaticClassifier.from_pretrained(out)
+    assert classifier.classes == ("neg", "pos")
+    assert main(argv) == 1  # the output exists now
+    assert "output-exists" in capsys.readouterr().err
+    assert main([*argv, "--overwrite"]) == 0
+
+
+def test_classify_jsonl_multilabel(tiny_model_dir: Path, tmp_path: Path) -> None:
+    texts, labels = train_helpers.topic_texts(200)
+    data = tmp_path / "train.jsonl"
+    data.write_text(
+        "".join(
+            json.dumps({"text": t, "label": y}) + "\n" for t, y in zip(texts, labels, strict=True)
+        )
+    )
+    out = tmp_path / "ml"
+    code = main([
+        "train", "classify", "--data", str(data), "--model", str(tiny_model_dir),
+        "--output", str(out), "--max-epochs", "3", "--quiet", "--device", "cpu",
+    ])  # fmt: skip
+    assert code == 0
+    assert StaticClassifier.from_pretrained(out).multilabel
+
+
+def test_classify_errors(
+    tiny_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = _write_csv(tmp_path / "train.csv", ["a", "b"], ["x", "y"])
+    base = ["train", "classify", "--model", str(tiny_model_dir), "--output", str(tmp_path / "o")]
+    assert main([*base, "--data", str(data), "--text-column", "nope"]) == 1
+    assert "invalid-data-file" in capsys.readouterr().err
+    assert main([*base, "--data", str(tmp_path / "missing.csv")]) == 1
+    assert main([*base, "--data", str(tmp_path / "train.xml")]) == 1
+
+
+def test_featurize_then_pretrain(
+    tiny_teacher_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(train_helpers.corpus(120)) + "\n\n")
+    work = tmp_path / "work"
+    args = ["train", "featurize", "--corpus", str(corpus), "--teacher", str(tiny_teacher_dir),
+            "--work-dir", str(work), "--shard-size", "50", "--quiet", "--device", "cpu"]  # fmt: skip
+    assert main(args) == 0
+    assert main(args) == 0  # resuming a complete store is a no-op
+    start = train_helpers.save_tiny_model(tmp_path / "start", dim=16)
+    out = tmp_path / "pretrained"
+    code = main([
+        "train", "pretrain", "--features", str(work), "--model", str(start),
+        "--output", str(out), "--epochs", "2", "--batch-size", "16", "--power", "0.8",
+        "--pca-dims", "8", "--quantize-to", "float16", "--quiet", "--device", "cpu",
+    ])  # fmt: skip
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["texts"] == 120
+    model = StaticModel.from_pretrained(out)
+    assert model.dim == 8
+    assert model.embedding.dtype == np.float16
+
+
+def test_pretrain_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["train", "pretrain", "--features", str(tmp_path), "--model", str(tmp_path),
+                 "--output", str(tmp_path / "o"), "--quiet"])  # fmt: skip
+    assert code == 1
+    assert "invalid-feature-store" in capsys.readouterr().err
+
+
+def test_help_is_light() -> None:
+    script = "import sys; from m2v_format._cli import main; main(['train', '--help'])"
+    probe = script.replace("main(['train', '--help'])", "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+    helped = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False
+    )
+    assert "classify" in helped.stdout
+    assert "pretrain" in helped.stdout
+    check = "import sys, m2v_train._cli, m2v_train; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
