@@ -32,6 +32,16 @@ def test_reference_reader_passes_everything(run_conformance: Any) -> None:
     assert set(result.outcomes().values()) == {"pass"}
 
 
+def test_m2v_infer_passes_everything(run_conformance: Any) -> None:
+    assert _known("m2v-infer.txt") == []
+    result = run_conformance(
+        [sys.executable, str(READERS / "m2v_infer_reader.py")],
+        extra=["--codes", "m2v", "--known-failures", str(KNOWN_FAILURES / "m2v-infer.txt")],
+    )
+    assert result.exit_code == 0, result.output
+    assert set(result.outcomes().values()) == {"pass"}
+
+
 @pytest.mark.peer
 def test_model2vec_fails_only_its_known_failures(run_conformance: Any) -> None:
     model2vec = pytest.importorskip("model2vec")
