@@ -85,7 +85,7 @@ def features() -> Any:
 
 def scores(model: Any) -> dict[str, float]:
     """Every score of the evaluation suite (throughput left out) for one model."""
-    from m2v_distill._evaluate import evaluate
+    from m2v_distill import evaluate
 
     report = evaluate(model, tasks=("wordsim", "lee", "classification"))
     return {score.dataset: score.value for score in report.scores}

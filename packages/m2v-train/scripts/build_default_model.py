@@ -44,7 +44,7 @@ def folder_size(folder: Path) -> int:
 
 def scores(model: Any) -> dict[str, float]:
     """Evaluation-suite scores (no throughput)."""
-    from m2v_distill._evaluate import evaluate
+    from m2v_distill import evaluate
 
     report = evaluate(model, tasks=("wordsim", "lee", "classification"))
     return {score.dataset: score.value for score in report.scores}
