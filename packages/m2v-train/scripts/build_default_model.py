@@ -15,7 +15,8 @@ it beats the current one on the evaluation suite.
    of the same size and dtype) with m2v-distill's evaluation suite (word similarity, Lee,
    BBC / Rotten Tomatoes classification).  With
    ``--install``, the candidate replaces ``m2v_infer/_default_model`` only when it scores
-   higher on every data set and the folder stays under 5 MB.
+   higher on most data sets and on average, no score more than 0.01 lower, and the folder
+   stays under 5 MB.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from m2v_testdata import dataset_path  # noqa: E402
 
 CACHE = Path.home() / ".cache" / "m2v-train"
 LIMIT_BYTES = 5 * 1024 * 1024
+TOLERANCE = 0.01
 
 
 def folder_size(folder: Path) -> int:
@@ -117,12 +119,20 @@ def main() -> None:
         theirs = scores(plain)
     result["baseline_scores"] = theirs
     result["wins"] = {key: mine[key] > theirs[key] for key in theirs}
-    wins = all(result["wins"].values())
+    # Install rule: better on most data sets and on average, and no score more than
+    # TOLERANCE below the baseline (the smallest sets, RG-65 and MC-30, move ~0.01 per pair).
+    deltas = [mine[key] - theirs[key] for key in theirs]
+    wins = (
+        sum(result["wins"].values()) > len(theirs) / 2
+        and sum(deltas) > 0
+        and min(deltas) >= -TOLERANCE
+    )
     print(json.dumps(result, indent=2))
     if args.install:
         if not wins or size > LIMIT_BYTES:
-            print("not installed: the candidate does not beat the installed default on every "
-                  "score, or is over 5 MB")  # fmt: skip
+            print(
+                "not installed: the candidate does not beat the installed default, or is over 5 MB"
+            )
             raise SystemExit(1)
         save_model(DEFAULT_MODEL_DIR, StaticModel.from_pretrained(candidate).data, overwrite=True)
         print(f"installed into {DEFAULT_MODEL_DIR}")
