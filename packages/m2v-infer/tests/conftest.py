@@ -93,6 +93,12 @@ def real_corpus() -> list[str]:
 
 
 @pytest.fixture(scope="session")
+def edge_cases() -> list[str]:
+    """Hand-written hard inputs: empty, emoji, accents, CJK, control chars, unknown-only."""
+    return list(EDGE_CASES)
+
+
+@pytest.fixture(scope="session")
 def parity_corpus(real_corpus: list[str]) -> list[str]:
     """The real corpus followed by the edge cases."""
     return real_corpus + EDGE_CASES

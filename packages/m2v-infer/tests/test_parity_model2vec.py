@@ -38,10 +38,10 @@ def test_max_length_matches(
     assert _max_diff(ours, theirs) <= TOLERANCE
 
 
-def test_edge_cases_one_by_one(potion: StaticModel, model2vec_potion: Any) -> None:
-    from conftest import EDGE_CASES
-
-    for text in EDGE_CASES:
+def test_edge_cases_one_by_one(
+    potion: StaticModel, model2vec_potion: Any, edge_cases: list[str]
+) -> None:
+    for text in edge_cases:
         theirs = model2vec_potion.encode(text)
         ours = potion.encode(text)
         assert ours.shape == (potion.dim,)
