@@ -7,6 +7,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
+from m2v_infer import ProgressBar
 from m2v_train._errors import ALL_ERRORS, TrainError
 from m2v_train._labels import class_weights, label_space, read_labels
 from m2v_train._postprocess import (
@@ -16,7 +17,6 @@ from m2v_train._postprocess import (
     sif_weights,
     token_frequencies,
 )
-from m2v_train._progress import Progress
 from m2v_train._split import split, validation_count
 
 
@@ -81,15 +81,17 @@ def test_postprocessing() -> None:
 
 def test_progress_renders_and_can_be_silent() -> None:
     stream = io.StringIO()
-    with Progress(10, desc="Work", stream=stream, min_interval=0) as bar:
+    with ProgressBar(10, desc="Work", unit="it", stream=stream, min_interval=0) as bar:
         bar.update(5, postfix="loss=1")
-    assert "Work:  50% 5/10" in stream.getvalue()
+    assert "Work:  50%|" in stream.getvalue()
+    assert "| 5/10 [" in stream.getvalue()
     assert "loss=1" in stream.getvalue()
     quiet = io.StringIO()
-    with Progress(None, desc="x", stream=quiet, enabled=False) as bar:
+    with ProgressBar(None, desc="x", stream=quiet, enabled=False) as bar:
         bar.update(3)
     assert quiet.getvalue() == ""
-    assert "3 it" in Progress(None, desc="x").render().replace("0 it", "3 it")
+    resumed = ProgressBar(None, desc="x", unit="it", initial=3)
+    assert resumed.render().startswith("x: 3 it [")
 
 
 @pytest.mark.parametrize("size", [0.0, 1.0, True, "x"])

@@ -27,6 +27,7 @@ from m2v_infer._errors import (
     UnwritableOutputError,
 )
 from m2v_infer._model import UNSET, StaticModel
+from m2v_infer._progress import ProgressBar
 
 __version__ = "0.1.0"
 
@@ -40,6 +41,7 @@ __all__ = [
     "InvalidArgumentError",
     "InvalidInputError",
     "MissingDependencyError",
+    "ProgressBar",
     "StaticClassifier",
     "StaticModel",
     "UnreadableInputError",

@@ -31,7 +31,9 @@ class ProgressBar:
     ``total`` may be ``None`` (a stream of unknown length): the bar then shows the count,
     elapsed time and rate only.  Nothing is drawn when ``enabled`` is false, nor before
     ``delay`` seconds have passed (short jobs stay silent); redraws are at most every
-    ``min_interval`` seconds.  Call :meth:`update` from one thread.
+    ``min_interval`` seconds.  ``initial`` items count as already done (a resumed job) but
+    not towards the rate; ``postfix`` (set directly or through :meth:`update`) is a status
+    text shown after the rate, e.g. ``loss=0.31``.  Call :meth:`update` from one thread.
     """
 
     def __init__(
@@ -44,6 +46,7 @@ class ProgressBar:
         stream: TextIO | None = None,
         delay: float = 0.0,
         min_interval: float = 0.1,
+        initial: int = 0,
     ) -> None:
         self.total = total
         self.enabled = enabled
@@ -52,15 +55,19 @@ class ProgressBar:
         self.stream = stream
         self.delay = delay
         self.min_interval = min_interval
-        self.done = 0
+        self.done = initial
+        self._initial = initial
+        self.postfix = ""
         self._start = time.perf_counter()
         self._last_draw = float("-inf")
         self._drawn = False
         self._width = 0
 
-    def update(self, count: int) -> None:
-        """Record ``count`` more items done and redraw when due."""
+    def update(self, count: int = 1, *, postfix: str | None = None) -> None:
+        """Record ``count`` more items done (and an optional status text); redraw when due."""
         self.done += count
+        if postfix is not None:
+            self.postfix = postfix
         if not self.enabled:
             return
         now = time.perf_counter()
@@ -70,17 +77,18 @@ class ProgressBar:
     def render(self, now: float | None = None) -> str:
         """The bar's text for the current state (without the carriage return)."""
         elapsed = (time.perf_counter() if now is None else now) - self._start
-        rate = self.done / elapsed if elapsed > 0 else 0.0
+        rate = (self.done - self._initial) / elapsed if elapsed > 0 else 0.0
         speed = f"{_count(rate)} {self.unit}/s"
+        tail = f" {self.postfix}" if self.postfix else ""
         if self.total is None or self.total <= 0:
-            return f"{self.desc}: {self.done} {self.unit} [{_clock(elapsed)}, {speed}]"
+            return f"{self.desc}: {self.done} {self.unit} [{_clock(elapsed)}, {speed}]{tail}"
         fraction = min(1.0, self.done / self.total)
         filled = int(fraction * _BAR_WIDTH)
         bar = "#" * filled + " " * (_BAR_WIDTH - filled)
         eta = (self.total - self.done) / rate if rate > 0 else 0.0
         return (
             f"{self.desc}: {fraction * 100:3.0f}%|{bar}| {self.done}/{self.total} "
-            f"[{_clock(elapsed)}<{_clock(eta)}, {speed}]"
+            f"[{_clock(elapsed)}<{_clock(eta)}, {speed}]{tail}"
         )
 
     def _draw(self, now: float) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from m2v_infer import ProgressBar
 
 from m2v_train._errors import InvalidParameterError
 from m2v_train._features import (
@@ -19,7 +20,6 @@ from m2v_train._features import (
     start_store,
     write_shard,
 )
-from m2v_train._progress import Progress
 from m2v_train._teacher import TargetMode, TeacherLike, TransformersTeacher, teacher_identity
 
 DEFAULT_SHARD_SIZE = 4096
@@ -114,7 +114,7 @@ def featurize(
             precision=precision,
         )
     done_before = manifest.count - sum(shard_rows(manifest, i) for i in todo)
-    with Progress(
+    with ProgressBar(
         manifest.count,
         desc="Featurizing",
         unit="texts",

@@ -9,11 +9,11 @@ from typing import Any
 
 import numpy as np
 import torch
+from m2v_infer import ProgressBar
 from torch import nn
 
 from m2v_train._batches import iterate
 from m2v_train._errors import InvalidParameterError
-from m2v_train._progress import Progress
 
 LR_SCHEDULES = ("plateau", "cosine", "constant")
 """``plateau``: halve the LR when the validation loss stops falling for 2 epochs;
@@ -153,7 +153,7 @@ def train_loop(
     for epoch in range(1, options.max_epochs + 1):
         order = torch.randperm(len(train_ids), generator=generator).numpy()
         total_loss = 0.0
-        with Progress(
+        with ProgressBar(
             steps_per_epoch, desc=f"Epoch {epoch}", unit="steps", enabled=options.show_progress
         ) as bar:
             for rows, batch in iterate(train_ids, options.batch_size, order=order):

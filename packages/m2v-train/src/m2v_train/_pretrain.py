@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 from m2v_format import StaticModelData
-from m2v_infer import StaticModel
+from m2v_infer import ProgressBar, StaticModel
 from torch import nn
 
 from m2v_train._batches import iterate
@@ -36,7 +36,6 @@ from m2v_train._postprocess import (
     sif_weights,
     token_frequencies,
 )
-from m2v_train._progress import Progress
 
 ALIGN_SAMPLE = 20_000
 
@@ -176,7 +175,7 @@ def _train_generation(
         order = torch.randperm(len(train_ids), generator=generator).numpy()
         running = 0.0
         done_steps = 0
-        with Progress(
+        with ProgressBar(
             math.ceil(len(train_ids) / options.batch_size),
             desc=f"Generation {generation} epoch {epoch}/{options.epochs}",
             unit="steps",
