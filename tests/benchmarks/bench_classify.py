@@ -92,7 +92,7 @@ def child(system: str, dataset: str, seed: int) -> dict[str, Any]:
     if system == "m2v-train":
         import tempfile
 
-        from m2v_infer._classifier import StaticClassifier
+        from m2v_infer import StaticClassifier
         from m2v_train import StaticModelForClassification
 
         start = time.perf_counter()

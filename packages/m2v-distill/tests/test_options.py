@@ -27,7 +27,9 @@ def test_error_codes_are_unique_and_stable() -> None:
     codes = [error.code for error in ALL_ERRORS]
     assert len(codes) == len(set(codes))
     assert all(issubclass(error, DistillError) for error in ALL_ERRORS)
-    assert InvalidParameterError.code == "invalid-parameter"
+    assert (
+        InvalidParameterError.code == "invalid-argument"
+    )  # the kind's code (was invalid-parameter)
     assert InvalidPatternError("x").code == "invalid-pattern"
     assert str(InvalidPatternError("bad")) == "invalid-pattern: bad"
 

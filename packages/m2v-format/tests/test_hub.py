@@ -102,7 +102,8 @@ def test_missing_hub_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.chdir(tmp_path)
     with pytest.raises(HubUnavailableError, match=r'pip install "m2v-format\[hub\]"') as caught:
         load_model("org/name")
-    assert (caught.value.code, caught.value.rule) == ("hub-extra-missing", "L7")
+    assert (caught.value.code, caught.value.rule) == ("missing-dependency", "L7")
+    assert isinstance(caught.value, ImportError)
     # local folders and paths that cannot be hub ids never need the extra
     assert load_model(save_model(tmp_path / "local", tiny_model())).rows == 12
     for path in ("./org/name", "/abs/path", "a/b/c", "bad..name", "x--y"):

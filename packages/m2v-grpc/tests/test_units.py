@@ -170,7 +170,7 @@ def test_serve_command_is_registered_and_light() -> None:
     probe = (
         "import sys, m2v_grpc._cli\n"
         "assert 'grpc' not in sys.modules and 'numpy' not in sys.modules, 'heavy import at registration'\n"
-        "from m2v_format._cli import build_parser\n"
+        "from m2v_format.cli import build_parser\n"
         "parser = build_parser()\n"
         "args = parser.parse_args(['serve', '--model', 'a=/x', '--model', 'b=/y', '--port', '0'])\n"
         "print(args.run.__module__, args.models)\n"

@@ -11,7 +11,14 @@ import m2v_infer
 import numpy as np
 import pytest
 from infer_helpers import SMALL_TEXTS, make_model, wordpiece_tokenizer
-from m2v_format import FormatError, ModelNotFoundError, load_model, reference_encode
+from m2v_format import (
+    FormatError,
+    M2VError,
+    ModelNotFoundError,
+    UsageError,
+    load_model,
+    reference_encode,
+)
 from m2v_infer import (
     DefaultModelMissingError,
     InferError,
@@ -158,7 +165,8 @@ def test_bad_load_arguments(potion_path: Path, kwargs: dict[str, Any], match: st
     with pytest.raises(InvalidArgumentError, match=match) as caught:
         StaticModel.from_pretrained(potion_path, **kwargs)
     assert isinstance(caught.value, ValueError)
-    assert isinstance(caught.value, FormatError)
+    assert isinstance(caught.value, UsageError)  # the caller's mistake, not a bad file
+    assert not isinstance(caught.value, FormatError)
     assert caught.value.code == "invalid-argument"
 
 
@@ -190,8 +198,11 @@ def test_non_strings_are_rejected(potion: StaticModel, bad: Any) -> None:
 def test_non_string_error_names_the_position(potion: StaticModel) -> None:
     texts: list[Any] = ["fine"] * 3000
     texts[2500] = 7
-    with pytest.raises(InvalidInputError, match="text 2500 is a int"):
+    with pytest.raises(
+        InvalidInputError, match=r"text is a int, not a str \(text 2500\)"
+    ) as caught:
         potion.encode(texts, batch_size=1000)
+    assert caught.value.index == 2500
 
 
 def test_unknown_keyword_arguments_are_ignored(potion: StaticModel) -> None:
@@ -274,7 +285,7 @@ def test_default_model(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, small: P
         StaticModel.from_pretrained()
     assert caught.value.code == "default-model-missing"
     assert isinstance(caught.value, InferError)
-    assert isinstance(caught.value, FormatError)
+    assert isinstance(caught.value, M2VError)
     monkeypatch.setattr(default, "DEFAULT_MODEL_DIR", small)
     assert StaticModel.from_pretrained().dim == 12
 

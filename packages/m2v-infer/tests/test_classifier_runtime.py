@@ -15,15 +15,16 @@ from typing import Any
 
 import numpy as np
 import pytest
-from m2v_format import ModelConfig, StaticModelData, save_model
-from m2v_infer import StaticModel
-from m2v_infer._classifier import (
+from m2v_format import (
     ClassifierError,
     ClassifierNotFoundError,
-    StaticClassifier,
+    ModelConfig,
+    StaticModelData,
     UnsupportedClassifierVersionError,
-    read_head,
+    save_model,
 )
+from m2v_format import load_classifier_head as read_head
+from m2v_infer import StaticClassifier, StaticModel
 from safetensors.numpy import save_file
 from tokenizers import Tokenizer, models, pre_tokenizers
 
@@ -154,7 +155,7 @@ def test_loading_is_data_only(tmp_path: Path) -> None:
     folder = build(tmp_path / "clf")
     (folder / "head.pkl").write_bytes(b"\x80\x04not really a pickle")
     script = (
-        "import sys; from m2v_infer._classifier import StaticClassifier; "
+        "import sys; from m2v_infer import StaticClassifier; "
         f"c = StaticClassifier.from_pretrained({str(folder)!r}); c.predict(['good movie']); "
         "print('torch' in sys.modules, 'sklearn' in sys.modules)"
     )
@@ -166,7 +167,7 @@ def _broken(tmp_path: Path, rule: str, **kwargs: Any) -> None:
     folder = build(tmp_path / "bad", **kwargs)
     with pytest.raises(ClassifierError) as raised:
         StaticClassifier.from_pretrained(folder)
-    assert raised.value.rule_id == rule
+    assert raised.value.rule == raised.value.rule_id == rule
     assert raised.value.code in {"invalid-classifier", "unsupported-classifier-version"}
 
 

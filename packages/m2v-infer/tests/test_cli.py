@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 from m2v_format import load_model
-from m2v_format._cli import main
+from m2v_format.cli import main
 from m2v_infer import StaticModel
 
 
@@ -222,15 +222,15 @@ def test_progress_bar(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    import m2v_infer._progress as progress
+    import m2v_infer._runner as runner
 
-    real = progress.ProgressBar
+    real = runner.progress_bar
 
     def immediate(*args: Any, **kwargs: Any) -> Any:
         kwargs["delay"] = 0.0
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(progress, "ProgressBar", immediate)
+    monkeypatch.setattr(runner, "progress_bar", immediate)
     source = tmp_path / "in.txt"
     source.write_text("\n".join(["text"] * 3000), encoding="utf-8")
     argv = [
@@ -301,7 +301,7 @@ def test_quantize_errors(
 
 def test_subprocess(potion_path: Path, potion: StaticModel) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "m2v_format._cli", "encode", "-m", str(potion_path)],
+        [sys.executable, "-m", "m2v_format.cli", "encode", "-m", str(potion_path)],
         input="hello from a pipe\n",
         capture_output=True,
         text=True,
@@ -314,7 +314,7 @@ def test_subprocess(potion_path: Path, potion: StaticModel) -> None:
         np.array(row["embedding"], dtype=np.float32), potion.encode("hello from a pipe")
     )
     failed = subprocess.run(
-        [sys.executable, "-m", "m2v_format._cli", "encode", "-m", "/nonexistent/model", "x"],
+        [sys.executable, "-m", "m2v_format.cli", "encode", "-m", "/nonexistent/model", "x"],
         capture_output=True,
         text=True,
         timeout=120,

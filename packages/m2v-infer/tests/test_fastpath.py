@@ -16,12 +16,11 @@ import numpy as np
 import pytest
 from m2v_format import load_model, reference_encode
 from m2v_infer._fastpath import FastEncoder, analyze
-from m2v_infer._fastpath._pool import pool_segments
 from test_fastpath_support import (
     VARIANT_NAMES,
+    pooled,
     random_texts,
     reference_ids,
-    reference_pool,
     variants,
 )
 from tokenizers import Tokenizer
@@ -126,20 +125,15 @@ def test_real_corpus_pooled_vectors_match_reference_encode(
     model = load_model(potion_path)
     texts = sentences[::20] + tweets[::40] + EDGE
     rows = model.dequantized_embeddings()
-    encoder = FastEncoder(model.tokenizer, rows, unknown_id=model.unknown_token_id)
+    encoder = FastEncoder(model.tokenizer, unknown_id=model.unknown_token_id)
     for normalize in (False, True):
         expected = reference_encode(model, texts, max_length=512, normalize=normalize)
-        got = encoder.encode(texts, 512, normalize=normalize)
+        got = pooled(encoder, rows, texts, 512, normalize=normalize)
         assert got.dtype == np.float32
         assert got.shape == expected.shape
-        if normalize:
-            assert np.abs(got - expected).max() <= 1e-6
-        else:  # same summation order as the reference: bitwise identical
-            assert np.array_equal(got, expected)
-    sums, counts = encoder.pool(texts, 512)
-    ids = encoder.tokenize(texts, 512)
-    assert counts.tolist() == [len(row) for row in ids]
-    assert np.array_equal(sums[counts == 0], np.zeros_like(sums[counts == 0]))
+        assert np.array_equal(got, expected)  # same ids, same rule functions: bitwise
+    _, counts, _ = encoder.segments(texts, 512)
+    assert sorted(counts.tolist()) == sorted(len(row) for row in encoder.tokenize(texts, 512))
 
 
 def test_edge_cases_exact(tokenizer: Tokenizer) -> None:
@@ -226,11 +220,7 @@ def test_ineligible_or_disabled_encoders_use_the_library(tokenizer: Tokenizer) -
 
 
 def test_api_shapes_and_errors(tokenizer: Tokenizer) -> None:
-    rows = np.random.default_rng(0).normal(size=(tokenizer.get_vocab_size(), 8))
-    encoder = FastEncoder(tokenizer.to_str(), rows.astype(np.float64), unknown_id=UNK)
-    assert encoder.rows is not None
-    assert encoder.rows.dtype == np.float32
-    assert encoder.encode([], 512).shape == (0, 8)
+    encoder = FastEncoder(tokenizer.to_str(), unknown_id=UNK)
     ids, counts, order = encoder.segments([], 512)
     assert len(ids) == len(counts) == len(order) == 0
     assert encoder.median_length == MEDIAN
@@ -238,8 +228,6 @@ def test_api_shapes_and_errors(tokenizer: Tokenizer) -> None:
         encoder.tokenize("a single string", 512)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="max_length"):
         encoder.tokenize(["x"], 0)
-    with pytest.raises(ValueError, match="rows"):
-        FastEncoder(tokenizer, unknown_id=UNK).pool(["x"])
     texts = ["b a", "", "[CLS] x", "a " * 2000, "héllo"]
     ids, counts, order = encoder.segments(texts * 3, 512)
     assert sorted(order.tolist()) == list(range(15))
@@ -248,27 +236,6 @@ def test_api_shapes_and_errors(tokenizer: Tokenizer) -> None:
     for position, count in zip(order.tolist(), counts.tolist(), strict=True):
         assert ids[start : start + count].tolist() == expected[position]
         start += count
-
-
-def test_pool_segments_matches_a_sequential_loop() -> None:
-    rng = np.random.default_rng(3)
-    rows = rng.normal(size=(40, 5)).astype(np.float32)
-    # Lengths: zeros, short, and a few long ones that take the per-text tail path.
-    counts = np.array([0, 3, 1, 0, 7, 250, 2, 900, 5, 0, 33] * 150, dtype=np.int64)
-    ids = rng.integers(0, 40, counts.sum()).astype(np.int64)
-    where = rng.permutation(len(counts)).astype(np.int64)
-    per_text: list[list[int]] = []
-    start = 0
-    for count in counts.tolist():
-        per_text.append(ids[start : start + count].tolist())
-        start += count
-    expected = reference_pool(rows, per_text)
-    out: np.ndarray[Any, Any] = np.full((len(counts), 5), np.nan, dtype=np.float32)
-    pool_segments(rows, ids, counts, out, where, mean=True)
-    assert np.array_equal(out[where], expected)  # bitwise: same order of additions
-    pool_segments(rows, ids, counts, out, where, mean=True, normalize=True)
-    norms = np.linalg.norm(expected, axis=1, keepdims=True)
-    assert np.allclose(out[where], expected / (norms + 1e-32), atol=1e-6)
 
 
 @pytest.mark.parametrize("kind", ["bpe", "unigram", "wordpiece"])

@@ -22,6 +22,7 @@ from test_fastpath_support import (
     SPECIAL,
     TRICKY,
     VARIANT_NAMES,
+    pooled,
     reference_ids,
     reference_pool,
     variants,
@@ -41,8 +42,8 @@ def _setup(potion_path: Path) -> tuple[Tokenizer, np.ndarray, FastEncoder, FastE
         rows = rows.astype(np.float32)
         _STATE["tokenizer"] = tokenizer
         _STATE["rows"] = rows
-        _STATE["big"] = FastEncoder(tokenizer, rows, unknown_id=UNK, batch_size=7)
-        _STATE["tiny"] = FastEncoder(tokenizer, rows, unknown_id=UNK, cache_size=8, batch_size=3)
+        _STATE["big"] = FastEncoder(tokenizer, unknown_id=UNK, batch_size=7)
+        _STATE["tiny"] = FastEncoder(tokenizer, unknown_id=UNK, cache_size=8, batch_size=3)
     return (
         _STATE["tokenizer"],  # type: ignore[return-value]
         _STATE["rows"],
@@ -86,9 +87,9 @@ def test_ids_and_pooled_vectors_match_the_library(
     expected = reference_ids(tokenizer, texts, max_length, MEDIAN, UNK)
     for encoder in (big, tiny):
         assert encoder.tokenize(texts, max_length) == expected
-    pooled = big.encode(texts, max_length)
-    assert np.abs(pooled - reference_pool(rows, expected)).max(initial=0.0) <= 1e-6
-    normalized = tiny.encode(texts, max_length, normalize=True)
+    vectors = pooled(big, rows, texts, max_length)
+    assert np.abs(vectors - reference_pool(rows, expected)).max(initial=0.0) <= 1e-6
+    normalized = pooled(tiny, rows, texts, max_length, normalize=True)
     plain = reference_pool(rows, expected)
     plain /= np.linalg.norm(plain, axis=1, keepdims=True) + np.float32(1e-32)
     assert np.abs(normalized - plain).max(initial=0.0) <= 1e-6

@@ -64,6 +64,23 @@ def reference_ids(
     return out
 
 
+def pooled(
+    encoder: Any,
+    rows: np.ndarray[Any, Any],
+    texts: list[str],
+    max_length: int | None,
+    *,
+    normalize: bool = False,
+) -> np.ndarray[Any, Any]:
+    """What the engine computes from an encoder's segments: m2v_format's pooling rules."""
+    from m2v_format import mean_pool, normalize_rows
+
+    ids, counts, order = encoder.segments(texts, max_length)
+    out = np.empty((len(texts), rows.shape[1]), dtype=np.float32)
+    mean_pool(np.asarray(rows, dtype=np.float32), ids, counts, out=out, where=order)
+    return normalize_rows(out) if normalize else out
+
+
 def reference_pool(rows: np.ndarray[Any, Any], ids: list[list[int]]) -> np.ndarray[Any, Any]:
     """Plain per-text float32 mean of rows (rule I5/I6), one row at a time."""
     out = np.zeros((len(ids), rows.shape[1]), dtype=np.float32)

@@ -56,7 +56,7 @@ def test_push_to_hub_without_the_extra(
     monkeypatch.setitem(sys.modules, "huggingface_hub", None)
     with pytest.raises(HubUnavailableError, match=r"m2v-infer\[hub\]") as caught:
         potion.push_to_hub("me/model")
-    assert caught.value.code == "hub-extra-missing"
+    assert caught.value.code == "missing-dependency"
 
 
 def test_push_to_hub_uploads_a_saved_folder(

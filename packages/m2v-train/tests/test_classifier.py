@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 import train_helpers
 from m2v_format import OutputExistsError
-from m2v_infer import StaticModel
-from m2v_infer._classifier import StaticClassifier
+from m2v_infer import StaticClassifier, StaticModel
 from m2v_train import (
     InvalidLabelsError,
     InvalidParameterError,
@@ -162,3 +161,19 @@ def test_integer_labels_and_quantized_base(
     runtime = StaticClassifier.from_pretrained(clf.save_pretrained(tmp_path / "int-labels"))
     assert runtime.classes == (0, 1)
     assert set(runtime.predict(texts[:10]).tolist()) <= {0, 1}
+
+
+def test_progress_shows_the_mean_loss_from_the_first_step(
+    tiny_model_dir: Path,
+    sentiment_data: tuple[list[str], list[str]],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The bar's loss is per text from step one (it once showed a whole batch's sum first)."""
+    import re
+
+    texts, labels = sentiment_data
+    clf = StaticModelForClassification.from_pretrained(tiny_model_dir)
+    clf.fit(texts, labels, seed=0, max_epochs=2, batch_size=32, device="cpu", show_progress=True)
+    shown = [float(v) for v in re.findall(r"(?<![_a-z])loss=([0-9.]+)", capsys.readouterr().err)]
+    assert shown, "no loss in the progress output"
+    assert max(shown) < 2.0, shown  # cross-entropy of 2 classes starts near ln 2 = 0.69

@@ -11,9 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import train_helpers
-from m2v_format._cli import main
-from m2v_infer import StaticModel
-from m2v_infer._classifier import StaticClassifier
+from m2v_format.cli import main
+from m2v_infer import StaticClassifier, StaticModel
 
 
 def _write_csv(path: Path, texts: list[str], labels: list[str]) -> Path:
@@ -109,7 +108,7 @@ def test_pretrain_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
 
 
 def test_help_is_light() -> None:
-    script = "import sys; from m2v_format._cli import main; main(['train', '--help'])"
+    script = "import sys; from m2v_format.cli import main; main(['train', '--help'])"
     probe = script.replace("main(['train', '--help'])", "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

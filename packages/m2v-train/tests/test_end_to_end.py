@@ -48,8 +48,8 @@ def test_featurize_and_pretrain_real_teacher(tmp_path: Path) -> None:
 
 
 def test_classify_bbc_through_the_cli(tmp_path: Path) -> None:
-    from m2v_format._cli import main
-    from m2v_infer._classifier import StaticClassifier
+    from m2v_format.cli import main
+    from m2v_infer import StaticClassifier
 
     root = _data("bbc-news")
     rows = []

@@ -1,13 +1,11 @@
-"""Small units: labels, splits, class weights, batches, post-processing, progress, errors."""
+"""Small units: labels, splits, class weights, batches, post-processing, errors."""
 
 from __future__ import annotations
 
-import io
 from collections import Counter
 
 import numpy as np
 import pytest
-from m2v_infer import ProgressBar
 from m2v_train._errors import ALL_ERRORS, TrainError
 from m2v_train._labels import class_weights, label_space, read_labels
 from m2v_train._postprocess import (
@@ -77,21 +75,6 @@ def test_postprocessing() -> None:
     rotation = np.linalg.qr(rng.normal(size=(8, 8)))[0].astype(np.float32)
     recovered = procrustes(table, table @ rotation)
     np.testing.assert_allclose(recovered, rotation, atol=1e-4)
-
-
-def test_progress_renders_and_can_be_silent() -> None:
-    stream = io.StringIO()
-    with ProgressBar(10, desc="Work", unit="it", stream=stream, min_interval=0) as bar:
-        bar.update(5, postfix="loss=1")
-    assert "Work:  50%|" in stream.getvalue()
-    assert "| 5/10 [" in stream.getvalue()
-    assert "loss=1" in stream.getvalue()
-    quiet = io.StringIO()
-    with ProgressBar(None, desc="x", stream=quiet, enabled=False) as bar:
-        bar.update(3)
-    assert quiet.getvalue() == ""
-    resumed = ProgressBar(None, desc="x", unit="it", initial=3)
-    assert resumed.render().startswith("x: 3 it [")
 
 
 @pytest.mark.parametrize("size", [0.0, 1.0, True, "x"])

@@ -9,6 +9,8 @@ document similarity, classification and throughput, with numpy and scikit-learn 
 Errors are typed: every error derives from :class:`DistillError` and has a stable ``code``.
 """
 
+from importlib.metadata import version as _version
+
 from m2v_distill._distill import distill, distill_from_model
 from m2v_distill._errors import (
     DeviceUnavailableError,
@@ -27,7 +29,8 @@ from m2v_distill._eval_tasks import Score
 from m2v_distill._evaluate import EvaluationReport, evaluate
 from m2v_distill._options import PoolingMode
 
-__version__ = "0.1.0"
+__version__ = _version("m2v-distill")
+"""This package's version, read from its installed metadata (one source: pyproject.toml)."""
 
 __all__ = [
     "DeviceUnavailableError",

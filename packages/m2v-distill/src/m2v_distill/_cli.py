@@ -12,7 +12,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from m2v_distill._errors import DistillError, EmptyVocabularyError, InvalidParameterError
+from m2v_format.cli import finite_float, folder_size, format_size, or_none
+
+from m2v_distill._errors import EmptyVocabularyError, InvalidParameterError
 
 _DISTILL_EPILOG = """\
 examples:
@@ -58,15 +60,6 @@ def _pca_dims(text: str) -> int | float | str | None:
         ) from None
 
 
-def _optional_float(text: str) -> float | None:
-    if text.strip().lower() in ("none", "off"):
-        return None
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number or 'none', got {text!r}") from None
-
-
 def _optional_pattern(text: str) -> str | None:
     return None if text.strip().lower() in ("", "none") else text
 
@@ -100,7 +93,7 @@ def register_distill(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--sif-coefficient",
-        type=_optional_float,
+        type=or_none(finite_float),
         default=1e-4,
         metavar="X",
         help="SIF weighting, 0 < X < 1, or 'none' (default 1e-4)",
@@ -217,57 +210,52 @@ def _quiet_transformers() -> None:
     transformers.utils.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
 
 
-def _folder_size(folder: Path) -> int:
-    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
-
-
 def _run_distill(args: argparse.Namespace) -> int:
     from m2v_format import ModelCard, OutputExistsError, save_model
 
     started = time.perf_counter()
-    try:
-        output: Path = args.output
-        if (output.exists() or output.is_symlink()) and not args.overwrite:
-            raise OutputExistsError(
-                "output folder exists (pass --overwrite to replace it)", path=output
-            )
-        vocabulary = None if args.vocabulary is None else read_vocabulary_file(args.vocabulary)
-        if args.threads is not None and args.threads < 1:
-            raise InvalidParameterError(f"--threads must be >= 1, got {args.threads}")
-        from m2v_distill._distill import distill
-        from m2v_distill._options import check_options
+    output: Path = args.output
+    if (output.exists() or output.is_symlink()) and not args.overwrite:
+        raise OutputExistsError(
+            "output folder exists (pass --overwrite to replace it)", path=output
+        )
+    vocabulary = None if args.vocabulary is None else read_vocabulary_file(args.vocabulary)
+    if args.threads is not None and args.threads < 1:
+        raise InvalidParameterError(f"--threads must be >= 1, got {args.threads}")
+    from m2v_distill._distill import distill
+    from m2v_distill._options import check_options
 
-        options: dict[str, Any] = {
-            "vocabulary": vocabulary,
-            "device": args.device,
-            "pca_dims": args.pca_dims,
-            "sif_coefficient": args.sif_coefficient,
-            "token_remove_pattern": args.token_remove_pattern,
-            "quantize_to": args.quantize_to,
-            "vocabulary_quantization": args.vocabulary_quantization,
-            "pooling": args.pooling,
-            "batch_size": args.batch_size,
-            "show_progress": not args.quiet,
-            "compute_dtype": args.compute_dtype,
-        }
-        check_options(**options)  # fail fast, before torch and the teacher load
-        _say(args, f"loading teacher {args.model} ...")
-        import torch
+    options: dict[str, Any] = {
+        "vocabulary": vocabulary,
+        "device": args.device,
+        "pca_dims": args.pca_dims,
+        "sif_coefficient": args.sif_coefficient,
+        "token_remove_pattern": args.token_remove_pattern,
+        "quantize_to": args.quantize_to,
+        "vocabulary_quantization": args.vocabulary_quantization,
+        "pooling": args.pooling,
+        "batch_size": args.batch_size,
+        "show_progress": not args.quiet,
+        "compute_dtype": args.compute_dtype,
+    }
+    check_options(**options)  # fail fast, before torch and the teacher load
+    _say(args, f"loading teacher {args.model} ...")
+    import torch
 
-        _quiet_transformers()
-        if args.threads is not None:
-            torch.set_num_threads(args.threads)
-        model = distill(args.model, trust_remote_code=args.trust_remote_code, **options)
-        card = ModelCard(base_model=model.base_model_name, tags=("m2v-distill", "distillation"))
-        folder = save_model(output, model.data, overwrite=args.overwrite, card=card)
-    except DistillError as error:
-        print(f"m2v distill: error: {error}", file=sys.stderr)
-        return 1
+    _quiet_transformers()
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    model = distill(args.model, trust_remote_code=args.trust_remote_code, **options)
+    card = ModelCard(base_model=model.base_model_name, tags=("m2v-distill", "distillation"))
+    folder = save_model(output, model.data, overwrite=args.overwrite, card=card)
     data = model.data
+    table = f"{data.vocab_size:,} tokens x {data.dim} dims"
+    if data.mapping is not None:
+        table = f"{data.vocab_size:,} tokens on {data.rows:,} rows x {data.dim} dims"
     _say(
         args,
-        f"wrote {folder}: {data.rows:,} tokens x {data.dim} dims, {data.dtype}, "
-        f"{_folder_size(folder) / 1e6:.1f} MB, in {time.perf_counter() - started:.1f} s",
+        f"wrote {folder}: {table}, {data.dtype}, "
+        f"{format_size(folder_size(folder))}, in {time.perf_counter() - started:.1f} s",
     )
     return 0
 
@@ -276,19 +264,15 @@ def _run_eval(args: argparse.Namespace) -> int:
     from m2v_distill._evaluate import evaluate
 
     tasks = [task.strip() for task in args.tasks.split(",") if task.strip()]
-    try:
-        report = evaluate(
-            args.model,
-            data_dir=args.data_dir,
-            tasks=tasks,
-            folds=args.folds,
-            seed=args.seed,
-            strict=args.strict,
-            progress=None if args.quiet else lambda message: _say(args, f"  {message}"),
-        )
-    except DistillError as error:
-        print(f"m2v eval: error: {error}", file=sys.stderr)
-        return 1
+    report = evaluate(
+        args.model,
+        data_dir=args.data_dir,
+        tasks=tasks,
+        folds=args.folds,
+        seed=args.seed,
+        strict=args.strict,
+        progress=None if args.quiet else lambda message: _say(args, f"  {message}"),
+    )
     if args.json:
         print(report.to_json())
         return 0

@@ -15,10 +15,10 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from tqdm import tqdm
 
 from m2v_distill._errors import PoolingUnavailableError
 from m2v_distill._options import PoolingMode
-from m2v_distill._progress import Progress
 
 if TYPE_CHECKING:
     import torch
@@ -110,7 +110,9 @@ def embed_sequences(
     with (
         torch.inference_mode(),
         torch.autocast(device_type=device.split(":")[0], dtype=torch.bfloat16, enabled=bfloat16),
-        Progress(len(sequences), "Embedding tokens", unit="tokens", enabled=show_progress) as bar,
+        tqdm(
+            total=len(sequences), desc="Embedding tokens", unit="tokens", disable=not show_progress
+        ) as bar,
     ):
         for batch in _batches(order, lengths, batch_size):
             batch_lengths = lengths[batch]

@@ -1,29 +1,27 @@
-"""Typed errors of m2v-distill: one base class, one subclass per kind of failure.
+"""Typed errors of m2v-distill: the :class:`DistillError` family of the project's error model.
 
-Every error carries a stable machine-readable ``code`` (never renamed once released) and a
-message that says what was wrong and, where it helps, what to do about it.  Errors about a
-model folder on disk (reading or writing it) come from m2v-format as ``FormatError``.
+Every error derives from :class:`m2v_format.M2VError` and carries a stable ``code`` (never
+renamed once released).  A class that refines a kind of failure lists the kind first and
+keeps its code: :class:`InvalidParameterError` is an :class:`m2v_format.InvalidArgumentError`
+(``"invalid-argument"``, also a ``ValueError``), :class:`DeviceUnavailableError` an
+:class:`m2v_format.DeviceUnavailableError`.  Errors about a model folder on disk (reading or
+writing it) come from m2v-format as ``FormatError``.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from m2v_format import DeviceUnavailableError as _DeviceUnavailable
+from m2v_format import InvalidArgumentError, M2VError
 
 
-class DistillError(Exception):
+class DistillError(M2VError):
     """Base class of every error m2v-distill raises for bad input or an unusable teacher."""
 
-    code: ClassVar[str] = "distill-error"
-
-    def __init__(self, message: str) -> None:
-        self.message = message
-        super().__init__(f"{self.code}: {message}")
+    code = "distill-error"
 
 
-class InvalidParameterError(DistillError, ValueError):
+class InvalidParameterError(InvalidArgumentError, DistillError):
     """An option has a wrong type or a value outside its range (pca_dims, sif_coefficient, ...)."""
-
-    code = "invalid-parameter"
 
 
 class InvalidPatternError(InvalidParameterError):
@@ -62,10 +60,8 @@ class EmptyVocabularyError(DistillError):
     code = "empty-vocabulary"
 
 
-class DeviceUnavailableError(DistillError):
+class DeviceUnavailableError(_DeviceUnavailable, DistillError):
     """The requested torch device (cuda, mps) is not available on this machine."""
-
-    code = "device-unavailable"
 
 
 class PoolingUnavailableError(DistillError):
@@ -92,4 +88,4 @@ ALL_ERRORS: tuple[type[DistillError], ...] = (
     PoolingUnavailableError,
     EvaluationDataError,
 )
-"""Every concrete error class (a test checks the codes are unique)."""
+"""Every concrete error class of m2v-distill."""

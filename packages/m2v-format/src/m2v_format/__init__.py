@@ -4,22 +4,42 @@ A model is a folder (``config.json``, ``model.safetensors``, ``tokenizer.json``)
 model2vec and sentence-transformers also load.  ``load_model`` memory-maps it after
 checking every rule of ``spec/format.md``; ``save_model`` writes one atomically;
 ``validate_model`` reports every rule a folder breaks; ``reference_encode`` is the plain
-implementation of the inference rules that faster readers are measured against.
-Errors are typed: each ``FormatError`` subclass carries a stable ``code`` and its ``rule``.
+composition of the inference rules, each implemented once here (``cut_texts``,
+``kept_ids``, ``effective_rows``, ``mean_pool``, ``normalize_rows``) and shared by every
+faster reader.  Classifier folders (``spec/classifier.md``) are read and written here too.
+
+Errors are typed: every error of every m2v package derives from :class:`M2VError` and
+carries a stable ``code``; :class:`FormatError` subclasses also name the spec ``rule``.
 """
 
+from importlib.metadata import version as _version
+
 from m2v_format._card import ModelCard
+from m2v_format._classifier import (
+    CLASSIFIER_FORMAT,
+    CLASSIFIER_VERSION,
+    ClassifierHead,
+    load_classifier_head,
+    save_classifier,
+)
 from m2v_format._config import FORMAT_VERSION, SUPPORTED_MAJOR, ModelConfig
 from m2v_format._errors import (
+    ClassifierError,
+    ClassifierNotFoundError,
+    DeviceUnavailableError,
     FormatError,
     HeaderTooLargeError,
     HubUnavailableError,
+    InvalidArgumentError,
     InvalidConfigValueError,
     InvalidFormatVersionError,
+    InvalidInputError,
     InvalidJSONError,
     InvalidScaleError,
     InvalidTokenizerError,
+    M2VError,
     MappingOutOfRangeError,
+    MissingDependencyError,
     MissingFileError,
     MissingTensorError,
     ModelNotFoundError,
@@ -29,9 +49,21 @@ from m2v_format._errors import (
     SubfolderEscapeError,
     TensorShapeError,
     TruncatedFileError,
+    UnsupportedClassifierVersionError,
     UnsupportedDtypeError,
     UnsupportedFormatVersionError,
+    UsageError,
     VocabularySizeMismatchError,
+)
+from m2v_format._inference import (
+    NORM_EPSILON,
+    cut_texts,
+    effective_rows,
+    id_lists,
+    id_segments,
+    kept_ids,
+    mean_pool,
+    normalize_rows,
 )
 from m2v_format._layout import Layout
 from m2v_format._load import load_model, resolve_model_path
@@ -39,14 +71,22 @@ from m2v_format._model import StaticModelData
 from m2v_format._quantize import quantize
 from m2v_format._reference import reference_encode, reference_tokenize
 from m2v_format._safetensors import read_safetensors
+from m2v_format._tokenizer import median_token_length
 from m2v_format._validate import ValidationReport, Violation, validate_model
 from m2v_format._write import save_model
 
+__version__ = _version("m2v-format")
+"""This package's version, read from its installed metadata (one source: pyproject.toml)."""
+
 __all__ = [  # noqa: RUF022 - grouped by topic, sorted within each group
+    "__version__",
     # Format versions
+    "CLASSIFIER_FORMAT",
+    "CLASSIFIER_VERSION",
     "FORMAT_VERSION",
     "SUPPORTED_MAJOR",
     # Data model
+    "ClassifierHead",
     "Layout",
     "ModelCard",
     "ModelConfig",
@@ -54,17 +94,37 @@ __all__ = [  # noqa: RUF022 - grouped by topic, sorted within each group
     # Reading, writing, validating
     "ValidationReport",
     "Violation",
+    "load_classifier_head",
     "load_model",
     "quantize",
     "read_safetensors",
     "resolve_model_path",
+    "save_classifier",
     "save_model",
     "validate_model",
-    # Reference inference (rules I1-I8)
+    # Inference rules (I1-I8), each implemented once
+    "NORM_EPSILON",
+    "cut_texts",
+    "effective_rows",
+    "id_lists",
+    "id_segments",
+    "kept_ids",
+    "mean_pool",
+    "median_token_length",
+    "normalize_rows",
     "reference_encode",
     "reference_tokenize",
-    # Errors
+    # Errors: the root and the kinds of failure
+    "DeviceUnavailableError",
     "FormatError",
+    "InvalidArgumentError",
+    "InvalidInputError",
+    "M2VError",
+    "MissingDependencyError",
+    "UsageError",
+    # Errors: one per rule of spec/format.md and spec/classifier.md
+    "ClassifierError",
+    "ClassifierNotFoundError",
     "HeaderTooLargeError",
     "HubUnavailableError",
     "InvalidConfigValueError",
@@ -82,6 +142,7 @@ __all__ = [  # noqa: RUF022 - grouped by topic, sorted within each group
     "SubfolderEscapeError",
     "TensorShapeError",
     "TruncatedFileError",
+    "UnsupportedClassifierVersionError",
     "UnsupportedDtypeError",
     "UnsupportedFormatVersionError",
     "VocabularySizeMismatchError",

@@ -1,28 +1,151 @@
-"""Typed errors: one base class, one subclass per rule of ``spec/format.md``.
+"""The project's one error model: a root class, kinds of failure, and the format's rules.
 
-Every error carries a stable machine-readable ``code`` (never renamed once released), the
-``rule`` of the spec it enforces, and the ``path`` of the file or folder at fault, when
-there is one.  Messages name what was wrong and, where it helps, what to do.
+Every error any m2v package raises for bad input derives from :class:`M2VError` and carries
+a stable machine-readable ``code`` (never renamed or reused once released), the ``rule`` of
+a spec it enforces (``""`` when none), the ``path`` of the file at fault and the ``index``
+of the text at fault, when there is one.  Messages say what was wrong and, where it helps,
+what to do.
+
+Kinds, each a subclass of :class:`M2VError`:
+
+* :class:`UsageError` - the caller's mistake (an argument, option or input of the wrong
+  type or value).  It is also a ``ValueError`` (inputs of the wrong type also a
+  ``TypeError``), so code written for model2vec that catches those keeps working.
+* :class:`FormatError` - a model or classifier folder breaks a rule of ``spec/format.md``
+  or ``spec/classifier.md`` (this package's family: one subclass per rule).
+* :class:`MissingDependencyError` - an optional extra is not installed (also an
+  ``ImportError``).
+* :class:`DeviceUnavailableError` - a requested compute device is absent.
+
+Each other package has one family of its own (``InferError``, ``DistillError``,
+``TrainError``, ``EmbedServiceError``, ``ConformanceError``).  A code names exactly one
+class: a package's refinement of a kind (``m2v_distill.InvalidParameterError`` is an
+:class:`InvalidArgumentError` raised by m2v-distill) inherits the kind's code instead of
+inventing another.  ``tests/test_errors.py`` collects every class and checks this.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 
-class FormatError(Exception):
-    """Base class of every error m2v-format raises for bad input."""
+class M2VError(Exception):
+    """Root of every error the m2v packages raise for bad input or a bad environment.
 
-    code: ClassVar[str] = "format-error"
-    rule: ClassVar[str] = ""
+    Attributes:
+        code: stable machine-readable reason, e.g. ``"vocab-size-mismatch"``.
+        rule: the spec rule enforced (``"T5"``), or ``""``.
+        message: what was wrong.
+        path: the file or folder at fault, or ``None``.
+        index: 0-based position of the text at fault in the caller's input, or ``None``.
+    """
 
-    def __init__(self, message: str, *, path: str | Path | None = None) -> None:
+    code: ClassVar[str] = "m2v-error"
+    rule: str = ""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | Path | None = None,
+        rule: str | None = None,
+        index: int | None = None,
+    ) -> None:
+        super().__init__(message)
         self.message = message
         self.path = None if path is None else Path(path)
+        self.index = index
+        if rule is not None:
+            self.rule = rule
+
+    def __str__(self) -> str:
+        return f"{self.code}{self._rule_note()}: {self.describe()}"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuilt without calling __init__ (subclasses differ in their signatures), then
+        # given every attribute back: errors cross process boundaries intact.
+        return (_rebuild, (type(self), self.message), dict(self.__dict__))
+
+    def _rule_note(self) -> str:
+        return f" [rule {self.rule}]" if self.rule else ""
+
+    def describe(self) -> str:
+        """The message with the path and text index it concerns, without the code."""
         where = f" ({self.path})" if self.path is not None else ""
-        rule = f" [rule {self.rule}]" if self.rule else ""
-        super().__init__(f"{self.code}{rule}: {message}{where}")
+        text = f" (text {self.index})" if self.index is not None else ""
+        return f"{self.message}{where}{text}"
+
+
+def _rebuild(cls: type[M2VError], message: str) -> M2VError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    return error
+
+
+# --------------------------------------------------------------------------- kinds
+
+
+class UsageError(M2VError, ValueError):
+    """The caller's mistake: an argument, option or input of the wrong type or value.
+
+    Also a ``ValueError`` (and :class:`InvalidInputError` a ``TypeError``), as Python's own
+    argument errors are.
+    """
+
+    code = "usage-error"
+
+
+class InvalidArgumentError(UsageError):
+    """An argument or option is out of range or of the wrong type."""
+
+    code = "invalid-argument"
+
+
+class InvalidInputError(UsageError, TypeError):
+    """An input to encode is of the wrong type (a text that is not a ``str``, ...)."""
+
+    code = "invalid-input"
+
+
+class MissingDependencyError(M2VError, ImportError):  # type: ignore[misc]  # path: Path, not str
+    """An optional dependency needed for the requested feature is not installed.
+
+    The message names the extra to install (``pip install "m2v-format[hub]"``).
+    """
+
+    code = "missing-dependency"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | Path | None = None,
+        rule: str | None = None,
+        index: int | None = None,
+    ) -> None:
+        super().__init__(message, path=path, rule=rule, index=index)
+        # ImportError.__init__ resets its own ``path`` attribute: set ours again.
+        self.path = None if path is None else Path(path)
+
+
+HubUnavailableError = MissingDependencyError
+"""Former name of :class:`MissingDependencyError` for the hub (rule L7), kept for ``except``."""
+
+
+class DeviceUnavailableError(M2VError):
+    """A requested compute device (``cuda``, ``mps``, ...) is not available here."""
+
+    code = "device-unavailable"
+
+
+# --------------------------------------------------------------------------- format
+
+
+class FormatError(M2VError):
+    """A model or classifier folder breaks a rule of the format specs (m2v-format's family)."""
+
+    code = "format-error"
 
 
 class ModelNotFoundError(FormatError):
@@ -44,13 +167,6 @@ class SubfolderEscapeError(FormatError):
 
     code = "subfolder-escape"
     rule = "L6"
-
-
-class HubUnavailableError(FormatError):
-    """A hub id was given but the optional ``huggingface_hub`` dependency is not installed."""
-
-    code = "hub-extra-missing"
-    rule = "L7"
 
 
 class InvalidJSONError(FormatError):
@@ -165,11 +281,35 @@ class OutputExistsError(FormatError):
     rule = "W1"
 
 
-ALL_ERRORS: tuple[type[FormatError], ...] = (
+class ClassifierError(FormatError):
+    """A classifier folder breaks a rule of spec/classifier.md (``rule`` names it, H2-H9)."""
+
+    code = "invalid-classifier"
+
+    @property
+    def rule_id(self) -> str:
+        """Former name of :attr:`rule`."""
+        return self.rule
+
+
+class ClassifierNotFoundError(ClassifierError):
+    """The folder has no ``classifier.json`` / ``classifier.safetensors`` (rule H1)."""
+
+    code = "classifier-missing"
+    rule = "H1"
+
+
+class UnsupportedClassifierVersionError(ClassifierError):
+    """``classifier_version`` has a major version this runtime does not read (rule H3)."""
+
+    code = "unsupported-classifier-version"
+    rule = "H3"
+
+
+RULE_ERRORS: tuple[type[FormatError], ...] = (
     ModelNotFoundError,
     MissingFileError,
     SubfolderEscapeError,
-    HubUnavailableError,
     InvalidJSONError,
     InvalidConfigValueError,
     InvalidFormatVersionError,
@@ -186,5 +326,22 @@ ALL_ERRORS: tuple[type[FormatError], ...] = (
     MappingOutOfRangeError,
     InvalidScaleError,
     OutputExistsError,
+    ClassifierNotFoundError,
+    UnsupportedClassifierVersionError,
 )
-"""Every concrete error class, in spec order (a test checks codes are unique)."""
+"""One class per rule of spec/format.md and spec/classifier.md that has an error, in spec order
+(``ClassifierError`` itself covers H2-H9, its instances name the rule)."""
+
+KIND_ERRORS: tuple[type[M2VError], ...] = (
+    UsageError,
+    InvalidArgumentError,
+    InvalidInputError,
+    MissingDependencyError,
+    DeviceUnavailableError,
+    FormatError,
+    ClassifierError,
+)
+"""The kinds of failure every package shares, and the two format families."""
+
+ALL_ERRORS: tuple[type[M2VError], ...] = (M2VError, *KIND_ERRORS, *RULE_ERRORS)
+"""Every error class m2v-format defines."""

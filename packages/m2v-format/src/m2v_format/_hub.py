@@ -6,7 +6,7 @@ import os
 import re
 from pathlib import Path
 
-from m2v_format._errors import HubUnavailableError, ModelNotFoundError
+from m2v_format._errors import MissingDependencyError, ModelNotFoundError
 from m2v_format._layout import (
     CONFIG,
     MODULES,
@@ -60,15 +60,16 @@ def download_snapshot(
     """Resolve ``repo_id`` to a local snapshot folder (downloading unless offline).
 
     Raises:
-        HubUnavailableError: huggingface_hub is not installed.
+        MissingDependencyError: huggingface_hub is not installed (rule L7).
         ModelNotFoundError: the hub or the local cache cannot provide the model.
     """
     try:
         from huggingface_hub import snapshot_download
     except ImportError:
-        raise HubUnavailableError(
+        raise MissingDependencyError(
             f"{repo_id!r} is not a local folder, and loading it from the Hugging Face hub "
-            'needs huggingface_hub: pip install "m2v-format[hub]"'
+            'needs huggingface_hub: pip install "m2v-format[hub]"',
+            rule="L7",
         ) from None
     patterns = list(MODEL_FILES)
     if subfolder:

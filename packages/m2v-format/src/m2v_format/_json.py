@@ -9,7 +9,8 @@ from typing import Any
 from m2v_format._errors import InvalidJSONError
 
 
-def _reject_constant(name: str) -> Any:
+def reject_constant(name: str) -> Any:
+    """``parse_constant`` hook refusing NaN and Infinity literals (RFC 8259)."""
     raise ValueError(f"{name} is not valid JSON")
 
 
@@ -17,7 +18,7 @@ def parse_json_text(data: bytes, path: Path) -> Any:
     """Decode UTF-8 JSON (RFC 8259: no NaN/Infinity literals); rule C1."""
     try:
         text = data.decode("utf-8")
-        return json.loads(text, parse_constant=_reject_constant)
+        return json.loads(text, parse_constant=reject_constant)
     except UnicodeDecodeError as error:
         raise InvalidJSONError(f"not UTF-8: {error}", path=path) from None
     except (ValueError, RecursionError) as error:

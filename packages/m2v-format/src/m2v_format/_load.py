@@ -82,7 +82,7 @@ def resolve_model_path(
 
     Raises:
         ModelNotFoundError: not a local folder and not resolvable on the hub.
-        HubUnavailableError: a hub id was given but huggingface_hub is not installed.
+        MissingDependencyError: a hub id was given but huggingface_hub is not installed.
         SubfolderEscapeError: ``subfolder`` leaves the model folder.
     """
     return locate(path_or_id, subfolder=subfolder, token=token, revision=revision).folder

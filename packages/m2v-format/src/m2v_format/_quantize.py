@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from m2v_format._errors import InvalidArgumentError
 from m2v_format._model import StaticModelData
 
 Precision = Literal["float32", "float16", "int8"]
@@ -39,12 +40,12 @@ def quantize(model: StaticModelData, to: Precision, *, dims: int | None = None) 
     global ``embeddings_scale`` (format 1.1).  Weights, mapping and tokenizer are shared.
 
     Raises:
-        ValueError: unknown ``to``, ``dims`` outside ``1..dim``, or values too large for float16.
+        InvalidArgumentError: unknown ``to``, ``dims`` outside ``1..dim``, or values too large for float16.
     """
     if to not in ("float32", "float16", "int8"):
-        raise ValueError(f"cannot quantize to {to!r}; choose float32, float16 or int8")
+        raise InvalidArgumentError(f"cannot quantize to {to!r}; choose float32, float16 or int8")
     if dims is not None and not (1 <= dims <= model.dim):
-        raise ValueError(f"dims must be between 1 and {model.dim}, got {dims}")
+        raise InvalidArgumentError(f"dims must be between 1 and {model.dim}, got {dims}")
     embeddings = model.dequantized_embeddings()
     if dims is not None and dims < model.dim:
         embeddings = embeddings[:, :dims]
@@ -54,7 +55,9 @@ def quantize(model: StaticModelData, to: Precision, *, dims: int | None = None) 
         result = np.ascontiguousarray(embeddings, dtype=np.float32)
     elif to == "float16":
         if embeddings.size and float(np.max(np.abs(embeddings))) > _FLOAT16_MAX:
-            raise ValueError("embedding values exceed the float16 range; use float32 or int8")
+            raise InvalidArgumentError(
+                "embedding values exceed the float16 range; use float32 or int8"
+            )
         result = embeddings.astype(np.float16)
     else:
         result, scale = int8_quantize(embeddings)

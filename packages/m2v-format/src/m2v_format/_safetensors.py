@@ -25,6 +25,7 @@ from m2v_format._errors import (
     TruncatedFileError,
     UnsupportedDtypeError,
 )
+from m2v_format._json import reject_constant
 
 MAX_HEADER_SIZE = 100_000_000
 """Rule S2: the largest header (in bytes) a reader accepts."""
@@ -120,10 +121,6 @@ def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -172,7 +169,7 @@ def parse_header_bytes(
     try:
         text = header.decode("utf-8")
         document = json.loads(
-            text, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant
+            text, object_pairs_hook=_reject_duplicates, parse_constant=reject_constant
         )
     except (UnicodeDecodeError, ValueError, RecursionError) as error:
         raise SafetensorsHeaderError(f"header is not UTF-8 JSON: {error}", path=path) from None

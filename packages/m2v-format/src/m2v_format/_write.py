@@ -6,6 +6,7 @@ import json
 import os
 import secrets
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -189,7 +190,59 @@ def _fill(folder: Path, model: StaticModelData, card: ModelCard, name: str) -> N
         sentence_transformers=_sentence_transformers_loads(tensors),
     )
     _write_bytes(folder / README, text.encode("utf-8"))
-    _fsync_folder(folder)
+
+
+def write_atomically(
+    folder: str | os.PathLike[str], fill: Callable[[Path], None], *, overwrite: bool = False
+) -> Path:
+    """Create ``folder`` by calling ``fill(staging)`` on a temporary sibling, then renaming it.
+
+    The staging folder is fsynced and renamed into place only once ``fill`` returns.  An
+    existing ``folder`` raises ``OutputExistsError`` unless ``overwrite`` is true; it is then
+    replaced only once the new folder is complete.  On any failure the staging folder is
+    removed and the destination is left as it was (rule W1).
+    """
+    destination = Path(folder)
+    exists = destination.exists() or destination.is_symlink()
+    if exists and not overwrite:
+        raise OutputExistsError(
+            "destination exists (pass overwrite=True, or --overwrite on the command line, "
+            "to replace it)",
+            path=destination,
+        )
+    if exists and not destination.is_dir():
+        raise OutputExistsError("destination exists and is not a folder", path=destination)
+    parent = destination.absolute().parent
+    parent.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_hex(4)
+    staging = parent / f".{destination.name}.m2v-tmp-{token}"
+    staging.mkdir()
+    try:
+        fill(staging)
+        _fsync_folder(staging)
+        if exists:
+            backup = parent / f".{destination.name}.m2v-old-{token}"
+            os.replace(destination, backup)
+            try:
+                os.replace(staging, destination)
+            except BaseException:
+                os.replace(backup, destination)
+                raise
+            shutil.rmtree(backup, ignore_errors=True)
+        else:
+            os.rename(staging, destination)
+        _fsync_folder(parent)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return destination
+
+
+def write_model_files(
+    folder: Path, model: StaticModelData, *, card: ModelCard | None = None, name: str
+) -> None:
+    """Write the native layout's files of ``model`` into the existing ``folder`` (W2)."""
+    _fill(folder, model, card or _default_card(model), name)
 
 
 def save_model(
@@ -213,37 +266,12 @@ def save_model(
         OutputExistsError: ``folder`` exists and ``overwrite`` is false.
         FormatError: the model breaks a rule (dtype, shape, vocabulary size, NaN, ...).
     """
-    destination = Path(folder)
-    exists = destination.exists() or destination.is_symlink()
-    if exists and not overwrite:
-        raise OutputExistsError(
-            "destination exists (pass overwrite=True to replace it)", path=destination
-        )
-    if exists and not destination.is_dir():
-        raise OutputExistsError("destination exists and is not a folder", path=destination)
-    parent = destination.absolute().parent
-    parent.mkdir(parents=True, exist_ok=True)
-    token = secrets.token_hex(4)
-    staging = parent / f".{destination.name}.m2v-tmp-{token}"
-    staging.mkdir()
-    try:
-        _fill(staging, model, card or _default_card(model), destination.name)
-        if exists:
-            backup = parent / f".{destination.name}.m2v-old-{token}"
-            os.replace(destination, backup)
-            try:
-                os.replace(staging, destination)
-            except BaseException:
-                os.replace(backup, destination)
-                raise
-            shutil.rmtree(backup, ignore_errors=True)
-        else:
-            os.rename(staging, destination)
-        _fsync_folder(parent)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return destination
+    name = Path(folder).name
+    return write_atomically(
+        folder,
+        lambda staging: write_model_files(staging, model, card=card, name=name),
+        overwrite=overwrite,
+    )
 
 
 def _default_card(model: StaticModelData) -> ModelCard:

@@ -20,16 +20,19 @@ does not load grpc or numpy until a name is used.
 from __future__ import annotations
 
 from importlib import import_module
+from importlib.metadata import version as _version
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from m2v_grpc._aio_client import AsyncEmbedClient
     from m2v_grpc._client import EmbedClient
     from m2v_grpc._client_core import RetryPolicy, TLSOptions
-    from m2v_grpc._config import ConfigError, Limits, ModelSpec, ServerConfig, TLSConfig
+    from m2v_grpc._config import Limits, ModelSpec, ServerConfig, TLSConfig
     from m2v_grpc._errors import (
         AuthenticationError,
         CallCancelledError,
+        CodecError,
+        ConfigError,
         DeadlineExceededError,
         EmbedServiceError,
         EmptyBatchError,
@@ -41,27 +44,31 @@ if TYPE_CHECKING:
         InvalidUTF8Error,
         MessageTooLargeError,
         OverloadedError,
+        ServerStartError,
         TextTooLongError,
         TooManyItemsError,
         UnavailableError,
         UnknownModelError,
     )
     from m2v_grpc._info import ModelInfo, ServerInfo
-    from m2v_grpc._server import EmbedServer, ServerStartError, serve
+    from m2v_grpc._server import EmbedServer, serve
 
-__version__ = "0.1.0"
+__version__ = _version("m2v-grpc")
+"""This package's version, read from its installed metadata (one source: pyproject.toml)."""
 
 _EXPORTS: dict[str, str] = {
     "AsyncEmbedClient": "m2v_grpc._aio_client",
     "EmbedClient": "m2v_grpc._client",
     "RetryPolicy": "m2v_grpc._client_core",
     "TLSOptions": "m2v_grpc._client_core",
-    "ConfigError": "m2v_grpc._config",
     "Limits": "m2v_grpc._config",
     "ModelSpec": "m2v_grpc._config",
     "ServerConfig": "m2v_grpc._config",
     "TLSConfig": "m2v_grpc._config",
     "AuthenticationError": "m2v_grpc._errors",
+    "CodecError": "m2v_grpc._errors",
+    "ConfigError": "m2v_grpc._errors",
+    "ServerStartError": "m2v_grpc._errors",
     "CallCancelledError": "m2v_grpc._errors",
     "DeadlineExceededError": "m2v_grpc._errors",
     "EmbedServiceError": "m2v_grpc._errors",
@@ -81,7 +88,6 @@ _EXPORTS: dict[str, str] = {
     "ModelInfo": "m2v_grpc._info",
     "ServerInfo": "m2v_grpc._info",
     "EmbedServer": "m2v_grpc._server",
-    "ServerStartError": "m2v_grpc._server",
     "serve": "m2v_grpc._server",
 }
 
@@ -89,6 +95,7 @@ __all__ = [
     "AsyncEmbedClient",
     "AuthenticationError",
     "CallCancelledError",
+    "CodecError",
     "ConfigError",
     "DeadlineExceededError",
     "EmbedClient",

@@ -120,13 +120,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def build_config(args: argparse.Namespace) -> Any:
     """Turn parsed arguments into a :class:`ServerConfig` (raises ConfigError)."""
     from m2v_grpc._config import (
-        ConfigError,
         Limits,
         ModelSpec,
         ServerConfig,
         TLSConfig,
         read_tokens,
     )
+    from m2v_grpc._errors import ConfigError
 
     tokens: tuple[str, ...] = ()
     if args.auth_token_file is not None:
@@ -167,21 +167,18 @@ def run_serve(args: argparse.Namespace) -> int:
     """Run the server until SIGTERM/SIGINT; 0 after a clean drain, 1 on errors."""
     import asyncio
 
-    from m2v_format import FormatError
+    from m2v_format import M2VError
 
-    from m2v_grpc._config import ConfigError
     from m2v_grpc._logging import configure, log_event
-    from m2v_grpc._server import ServerStartError, serve
+    from m2v_grpc._server import serve
 
     configure(args.log_level)
     try:
         config = build_config(args)
         return asyncio.run(serve(config))
-    except (ConfigError, ServerStartError, FormatError) as error:
-        code = getattr(error, "code", "error")
-        log_event("server.failed", 40, code=code, error=str(error))
-        print(f"m2v serve: error: {error}", file=sys.stderr)
-        return 1
+    except M2VError as error:  # logged for log collectors, then reported by the dispatcher
+        log_event("server.failed", 40, code=error.code, error=str(error))
+        raise
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -196,4 +193,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_arguments(parser)
-    return run_serve(parser.parse_args(arguments))
+    from m2v_format.cli import run_command
+
+    return run_command("m2v serve", run_serve, parser.parse_args(arguments))

@@ -16,11 +16,12 @@ import grpc
 import numpy as np
 import numpy.typing as npt
 
-from m2v_grpc._codec import DTYPE_NAMES, DTYPE_NUMBERS, CodecError, OutputDtypeName, unpack
+from m2v_grpc._codec import DTYPE_NAMES, DTYPE_NUMBERS, OutputDtypeName, unpack
 from m2v_grpc._errors import (
     ERROR_CODE_METADATA_KEY,
     ERROR_INDEX_METADATA_KEY,
     STATUS_NUMBERS,
+    CodecError,
     EmbedServiceError,
     InternalServerError,
     InvalidRequestError,

@@ -21,6 +21,8 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
+from m2v_grpc._errors import CodecError
+
 OutputDtypeName = Literal["float32", "float16", "int8", "binary"]
 """Names of the output encodings, as clients pass them."""
 
@@ -32,10 +34,6 @@ DTYPE_NAMES: dict[int, OutputDtypeName] = {0: "float32", **{v: k for k, v in DTY
 
 _LE_F32 = np.dtype("<f4")
 _LE_F16 = np.dtype("<f2")
-
-
-class CodecError(ValueError):
-    """Packed bytes do not match their declared rows, dims and dtype."""
 
 
 @dataclass(frozen=True)

@@ -6,18 +6,14 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from m2v_grpc._errors import ConfigError
+
 DEFAULT_MAX_ITEMS_PER_MESSAGE = 2048
 DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 DEFAULT_MAX_TEXT_BYTES = 1024 * 1024
 DEFAULT_MAX_CONCURRENT_REQUESTS = 64
 DEFAULT_MAX_IN_FLIGHT_PER_STREAM = 4
 DEFAULT_GRACE_SECONDS = 10.0
-
-
-class ConfigError(ValueError):
-    """A server option is malformed (bad ``NAME=PATH``, unreadable token file, ...)."""
-
-    code = "invalid-server-config"
 
 
 @dataclass(frozen=True)

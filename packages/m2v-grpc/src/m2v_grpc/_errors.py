@@ -7,13 +7,20 @@ carries the code in the trailing metadata key :data:`ERROR_CODE_METADATA_KEY`; i
 EmbedStream the code travels in the response message.  Clients turn both back into the
 same exception classes with :func:`error_from_code`.
 
-This module imports only the standard library, so the CLI and the server can use it
-without pulling in grpc before they need it.
+Every class derives from :class:`m2v_format.M2VError`, the root of the project's error
+model.  Besides the errors that travel on the wire (:data:`ALL_ERRORS`), three are local:
+:class:`ConfigError` (bad server options, a usage error), :class:`ServerStartError` and
+:class:`CodecError`.
+
+This module imports only the standard library and m2v-format, so the CLI and the server can
+use it without pulling in grpc before they need it.
 """
 
 from __future__ import annotations
 
 from typing import ClassVar
+
+from m2v_format import InvalidArgumentError, M2VError
 
 ERROR_CODE_METADATA_KEY = "m2v-error-code"
 """Trailing metadata key carrying the stable error code of a failed call."""
@@ -43,7 +50,7 @@ STATUS_NUMBERS: dict[str, int] = {
 }
 
 
-class EmbedServiceError(Exception):
+class EmbedServiceError(M2VError):
     """Base class of every error of the embedding service (server- or client-side).
 
     Attributes:
@@ -60,10 +67,7 @@ class EmbedServiceError(Exception):
     retryable: ClassVar[bool] = False
 
     def __init__(self, message: str, *, index: int | None = None) -> None:
-        self.message = message
-        self.index = index
-        where = f" (text {index})" if index is not None else ""
-        super().__init__(f"{self.code}: {message}{where}")
+        super().__init__(message, index=index)
 
     @property
     def status_number(self) -> int:
@@ -183,6 +187,25 @@ class InternalServerError(EmbedServiceError):
     status = "INTERNAL"
 
 
+class ConfigError(InvalidArgumentError, EmbedServiceError):
+    """A server option is malformed (bad ``NAME=PATH``, unreadable token file, ...)."""
+
+    code = "invalid-server-config"
+
+
+class ServerStartError(EmbedServiceError, RuntimeError):
+    """The server could not start: the port is taken, a certificate is unreadable, ..."""
+
+    code = "server-start-failed"
+
+
+class CodecError(EmbedServiceError, ValueError):
+    """Packed bytes do not match their declared rows, dims and dtype."""
+
+    code = "invalid-packed-embeddings"
+    status = "INTERNAL"
+
+
 ALL_ERRORS: tuple[type[EmbedServiceError], ...] = (
     InvalidRequestError,
     EmptyBatchError,
@@ -201,7 +224,7 @@ ALL_ERRORS: tuple[type[EmbedServiceError], ...] = (
     CallCancelledError,
     InternalServerError,
 )
-"""Every concrete error class (a test checks that codes are unique)."""
+"""Every error that travels on the wire, each with an ``ErrorCode`` enum value in the proto."""
 
 _BY_CODE: dict[str, type[EmbedServiceError]] = {cls.code: cls for cls in ALL_ERRORS}
 

@@ -34,6 +34,7 @@ from m2v_infer import StaticModel
 from m2v_grpc._admission import Admission
 from m2v_grpc._auth import BearerTokenInterceptor
 from m2v_grpc._config import ServerConfig, TLSConfig
+from m2v_grpc._errors import ServerStartError
 from m2v_grpc._generated.m2v.embed.v1 import embed_pb2, embed_pb2_grpc
 from m2v_grpc._logging import log_event
 from m2v_grpc._metrics import Metrics
@@ -50,12 +51,6 @@ STOP_GRACE_WHEN_IDLE = 0.5
 
 RESERVED_RPCS = 32
 """Calls above ``max_concurrent_requests`` that gRPC itself still admits (health, info)."""
-
-
-class ServerStartError(RuntimeError):
-    """The server could not start: the port is taken, a certificate is unreadable, ..."""
-
-    code = "server-start-failed"
 
 
 def server_version() -> str:

@@ -2,34 +2,38 @@
 
 ``from m2v_infer import StaticModel`` is a drop-in replacement for model2vec's
 ``StaticModel`` (same API, same outputs within 1e-6) that is faster, streams inputs of any
-length with bounded memory (:meth:`StaticModel.encode_iter`), truncates output dimensions
-(``dimensions=``) and encodes on a thread pool, safely from several threads at once.
+length with bounded memory (:meth:`StaticModel.encode_iter`) and truncates output
+dimensions (``dimensions=``).  :class:`StaticClassifier` runs exported classifiers.
 
-Errors are typed: every error derives from :class:`InferError`, itself an
-``m2v_format.FormatError``, and carries a stable ``code``.
+Errors are typed: every error derives from :class:`m2v_format.M2VError` and carries a
+stable ``code``; m2v-infer's own derive from :class:`InferError`.
 """
 
-from m2v_infer._classifier import (
+from importlib.metadata import version as _version
+
+from m2v_format import (
     ClassifierError,
     ClassifierNotFoundError,
-    StaticClassifier,
+    MissingDependencyError,
     UnsupportedClassifierVersionError,
 )
+
+from m2v_infer._classifier import StaticClassifier
 from m2v_infer._default import DEFAULT_MODEL_DIR, default_model_path
 from m2v_infer._errors import (
     DefaultModelMissingError,
+    HubUploadError,
     InferError,
     InvalidArgumentError,
     InvalidInputError,
-    MissingDependencyError,
     UnreadableInputError,
     UnsupportedOutputError,
     UnwritableOutputError,
 )
 from m2v_infer._model import UNSET, StaticModel
-from m2v_infer._progress import ProgressBar
 
-__version__ = "0.1.0"
+__version__ = _version("m2v-infer")
+"""This package's version, read from its installed metadata (one source: pyproject.toml)."""
 
 __all__ = [
     "DEFAULT_MODEL_DIR",
@@ -37,11 +41,11 @@ __all__ = [
     "ClassifierError",
     "ClassifierNotFoundError",
     "DefaultModelMissingError",
+    "HubUploadError",
     "InferError",
     "InvalidArgumentError",
     "InvalidInputError",
     "MissingDependencyError",
-    "ProgressBar",
     "StaticClassifier",
     "StaticModel",
     "UnreadableInputError",

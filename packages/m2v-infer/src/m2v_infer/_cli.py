@@ -1,7 +1,7 @@
 """``m2v encode`` and ``m2v quantize``: the subcommands m2v-infer contributes to ``m2v``.
 
 Registration stays light (argparse only); numpy, the tokenizer and the model are imported
-inside the ``run`` functions.  Errors are typed (``m2v_format.FormatError`` subclasses,
+inside the ``run`` functions.  Errors are typed (``m2v_format.M2VError`` subclasses,
 reported by the dispatcher with their code) and give exit status 1; usage errors give 2.
 """
 
@@ -14,9 +14,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
+from m2v_format.cli import EXIT_OK, EXIT_USAGE, folder_size, format_size, or_none, positive_int
 
 _ENCODE_EPILOG = """\
 examples:
@@ -45,30 +43,6 @@ int8 stores one global scale (format 1.1), so normalized outputs stay within abo
 of the float32 model; --dims keeps the first N dimensions (PCA / Matryoshka models).
 The output folder is written atomically; an existing one needs --overwrite.
 """
-
-
-def _max_length(text: str) -> int | None:
-    if text.lower() in ("none", "null"):
-        return None
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"must be an integer >= 1 or 'none', got {text!r}"
-        ) from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1 or 'none', got {value}")
-    return value
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {value}")
-    return value
 
 
 def register_encode(subparsers: Any) -> None:
@@ -101,14 +75,14 @@ def register_encode(subparsers: Any) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --output")
     parser.add_argument(
         "--max-length",
-        type=_max_length,
+        type=or_none(positive_int),
         default=argparse.SUPPRESS,
         metavar="N",
         help="token limit per text, or 'none' (default: the model's, usually 512)",
     )
     parser.add_argument(
         "--batch-size",
-        type=_positive,
+        type=positive_int,
         default=1024,
         metavar="N",
         help="texts per batch (default 1024)",
@@ -121,14 +95,14 @@ def register_encode(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--dimensions",
-        type=_positive,
+        type=positive_int,
         default=None,
         metavar="N",
         help="keep the first N dimensions (renormalized when normalizing)",
     )
     parser.add_argument(
         "--num-threads",
-        type=_positive,
+        type=positive_int,
         default=None,
         metavar="N",
         help="worker threads (default: every core)",
@@ -160,7 +134,11 @@ def register_quantize(subparsers: Any) -> None:
         help="storage dtype of the embeddings",
     )
     parser.add_argument(
-        "--dims", type=_positive, default=None, metavar="N", help="keep only the first N dimensions"
+        "--dims",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="keep only the first N dimensions",
     )
     parser.add_argument("--subfolder", default=None, help="folder inside MODEL")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing OUT")
@@ -246,7 +224,7 @@ def run_encode(args: argparse.Namespace) -> int:
 
     from m2v_infer._model import UNSET, StaticModel
     from m2v_infer._outputs import open_writer
-    from m2v_infer._progress import ProgressBar
+    from m2v_infer._runner import progress_bar
 
     model = StaticModel.from_pretrained(args.model, subfolder=args.subfolder)
     writer = open_writer(args.output, overwrite=args.overwrite, stdout=sys.stdout)
@@ -262,7 +240,7 @@ def run_encode(args: argparse.Namespace) -> int:
     show = args.progress if args.progress is not None else bool(sys.stderr and sys.stderr.isatty())
     count = 0
     try:
-        with ProgressBar(total, enabled=show, delay=0.5) as progress:
+        with progress_bar(total, enabled=show, delay=0.5) as progress:
             for vectors in model.encode_iter(
                 remembered(),
                 batch_size=args.batch_size,
@@ -289,8 +267,7 @@ def run_encode(args: argparse.Namespace) -> int:
 
 
 def _size(folder: Path) -> str:
-    total = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
-    return f"{total / 1e6:.1f} MB"
+    return format_size(folder_size(folder))
 
 
 def run_quantize(args: argparse.Namespace) -> int:
@@ -302,15 +279,11 @@ def run_quantize(args: argparse.Namespace) -> int:
     model = load_model(args.model, subfolder=args.subfolder)
     if args.dims is not None and args.dims > model.dim:
         raise InvalidArgumentError(f"--dims {args.dims} is larger than the model's {model.dim}")
-    try:
-        converted = quantize(model, args.to, dims=args.dims)
-    except ValueError as error:
-        raise InvalidArgumentError(str(error)) from None
-    written = save_model(args.out, converted, overwrite=args.overwrite)
-    before = f"{model.dtype.name}, {model.rows} x {model.dim}"
-    after = f"{converted.dtype.name}, {converted.rows} x {converted.dim}"
-    source = f"{args.model} ({before}"
-    if model.path is not None:
+    converted = quantize(model, args.to, dims=args.dims)
+    source = f"{args.model} ({model.dtype.name}, {model.rows} x {model.dim}"
+    if model.path is not None:  # measured before an in-place --overwrite replaces it
         source += f", {_size(model.path)}"
+    written = save_model(args.out, converted, overwrite=args.overwrite)
+    after = f"{converted.dtype.name}, {converted.rows} x {converted.dim}"
     print(f"{source}) -> {written} ({after}, {_size(written)})")
     return EXIT_OK

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from m2v_infer._pooling import FloatMatrix
+from m2v_infer._engine import FloatMatrix
 
 BLOCK_BYTES = 64 * 2**20
 

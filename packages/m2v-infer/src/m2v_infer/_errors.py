@@ -1,24 +1,22 @@
-"""Typed errors of m2v-infer.
+"""Typed errors of m2v-infer: the :class:`InferError` family of the project's error model.
 
-Every error m2v-infer raises for bad input derives from :class:`InferError`, which itself
-derives from :class:`m2v_format.FormatError`: ``except FormatError`` catches every error
-of both libraries (the ``m2v`` command does exactly that), and each class carries a
-stable machine-readable ``code`` that is never renamed once released.  Errors about the
-model folder itself (a missing file, a bad tensor, ...) are m2v-format's and keep their
-codes (``missing-file``, ``vocab-size-mismatch``, ...).
-
-Where Python has a natural built-in category the class also derives from it
-(``InvalidArgumentError`` is a ``ValueError``, ``InvalidInputError`` a ``TypeError``) so
-code written for model2vec that catches those keeps working.
+A class that refines a kind of failure lists the kind first, so it keeps the kind's code
+(``InvalidArgumentError.code == "invalid-argument"``).  Every error derives from :class:`m2v_format.M2VError` and carries a stable ``code`` (see
+``m2v_format._errors`` for the model).  Caller mistakes are also
+:class:`m2v_format.UsageError` (and ``ValueError`` / ``TypeError``, so code written for
+model2vec that catches those keeps working); a bad model folder raises m2v-format's own
+:class:`m2v_format.FormatError` subclasses (``missing-file``, ``vocab-size-mismatch``, ...).
 """
 
 from __future__ import annotations
 
-from m2v_format import FormatError
+from m2v_format import InvalidArgumentError as _InvalidArgument
+from m2v_format import InvalidInputError as _InvalidInput
+from m2v_format import M2VError, MissingDependencyError, UsageError
 
 
-class InferError(FormatError):
-    """Base class of every error m2v-infer raises for bad input or a bad environment."""
+class InferError(M2VError):
+    """Base class of every error m2v-infer itself raises."""
 
     code = "infer-error"
 
@@ -29,16 +27,12 @@ class DefaultModelMissingError(InferError):
     code = "default-model-missing"
 
 
-class InvalidArgumentError(InferError, ValueError):
+class InvalidArgumentError(_InvalidArgument, InferError):
     """An argument is out of range or of the wrong type (max_length, dimensions, ...)."""
 
-    code = "invalid-argument"
 
-
-class InvalidInputError(InferError, TypeError):
-    """A text to encode is not a string."""
-
-    code = "invalid-input"
+class InvalidInputError(_InvalidInput, InferError):
+    """A text to encode is not a string (``index`` names which)."""
 
 
 class UnreadableInputError(InferError):
@@ -47,7 +41,7 @@ class UnreadableInputError(InferError):
     code = "unreadable-input"
 
 
-class UnsupportedOutputError(InferError):
+class UnsupportedOutputError(UsageError, InferError):
     """``m2v encode --output`` names a file type it cannot write."""
 
     code = "unsupported-output"
@@ -59,19 +53,20 @@ class UnwritableOutputError(InferError):
     code = "unwritable-output"
 
 
-class MissingDependencyError(InferError):
-    """An optional dependency needed for the requested feature is not installed."""
+class HubUploadError(InferError):
+    """``push_to_hub`` could not reach the Hugging Face hub, or the hub refused the upload."""
 
-    code = "missing-dependency"
+    code = "hub-upload-failed"
 
 
-ALL_ERRORS: tuple[type[InferError], ...] = (
+ALL_ERRORS: tuple[type[M2VError], ...] = (
     DefaultModelMissingError,
     InvalidArgumentError,
     InvalidInputError,
     UnreadableInputError,
     UnsupportedOutputError,
     UnwritableOutputError,
+    HubUploadError,
     MissingDependencyError,
 )
-"""Every concrete m2v-infer error class (a test checks the codes are unique)."""
+"""Every error class m2v-infer raises of its own (``MissingDependencyError`` is m2v-format's)."""

@@ -1,124 +1,48 @@
-"""StaticModel: model2vec's ``StaticModel`` API on a numpy-only, threaded runtime."""
+"""StaticModel: model2vec's ``StaticModel`` API on a numpy-only runtime.
+
+This module holds the class: its constructors, properties and encoding methods.  Argument
+checks live in ``_arguments``, the engine (tokenize, pool) in ``_engine``, batching and
+threads in ``_runner``, saving and upload in ``_saving``.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sized
 from pathlib import Path
-from typing import Any, Final, overload
+from typing import Any, overload
 
 import numpy as np
 import numpy.typing as npt
 from m2v_format import (
-    HubUnavailableError,
-    ModelCard,
     ModelConfig,
     StaticModelData,
     load_model,
     quantize,
-    save_model,
 )
 
+from m2v_infer._arguments import (
+    UNSET,
+    _Unset,
+    as_texts,
+    check_dimensions,
+    check_max_length,
+    check_normalize,
+    check_positive,
+    checked_texts,
+    dtype_name,
+)
 from m2v_infer._collect import RowCollector
 from m2v_infer._default import default_model_path
-from m2v_infer._engine import Engine, build_engine, effective_rows
-from m2v_infer._errors import InvalidArgumentError, InvalidInputError
-from m2v_infer._pooling import FloatMatrix, finish
-from m2v_infer._progress import ProgressBar
-from m2v_infer._runner import available_cores, batched, run_ordered
+from m2v_infer._engine import Engine, FloatMatrix, finish
+from m2v_infer._errors import InvalidArgumentError
+from m2v_infer._runner import available_cores, map_batches
+from m2v_infer._saving import push_folder_to_hub, save_folder
 
 PathLike = str | Path
 
-
-class _Unset:
-    """Type of :data:`UNSET`: "argument not passed" where ``None`` is a meaningful value."""
-
-    _instance: _Unset | None = None
-
-    def __new__(cls) -> _Unset:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
-
-    def __repr__(self) -> str:
-        return "<unset>"
-
-    def __bool__(self) -> bool:
-        return False
-
-
-UNSET: Final = _Unset()
-"""Sentinel for ``max_length``: not passed (``None`` means "no truncation")."""
-
-QUANTIZE_TARGETS: Final = ("float32", "float16", "int8")
-"""The dtypes ``quantize_to`` accepts."""
-
-
-def _check_max_length(value: object, name: str = "max_length") -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise InvalidArgumentError(f"{name} must be an integer >= 1 or None, got {value!r}")
-    if int(value) < 1:
-        raise InvalidArgumentError(f"{name} must be an integer >= 1 or None, got {value!r}")
-    return int(value)
-
-
-def _check_positive(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or int(value) < 1:
-        raise InvalidArgumentError(f"{name} must be an integer >= 1, got {value!r}")
-    return int(value)
-
-
-def _check_dimensions(value: object, dim: int, name: str) -> int | None:
-    if value is None:
-        return None
-    count = _check_positive(value, name)
-    if count > dim:
-        raise InvalidArgumentError(f"{name}={count} is larger than the model's dimension {dim}")
-    return count
-
-
-def _check_normalize(value: object, name: str = "normalize") -> bool | None:
-    if value is None or isinstance(value, bool | np.bool_):
-        return None if value is None else bool(value)
-    raise InvalidArgumentError(f"{name} must be True, False or None, got {value!r}")
-
-
-def _dtype_name(value: object) -> str:
-    name = getattr(value, "value", value)  # model2vec's DType enum, numpy dtypes, strings
-    if isinstance(name, type) and issubclass(name, np.generic):
-        name = np.dtype(name).name
-    elif isinstance(name, np.dtype):
-        name = name.name
-    text = str(name).lower()
-    if text not in QUANTIZE_TARGETS:
-        raise InvalidArgumentError(
-            f"quantize_to must be one of {', '.join(QUANTIZE_TARGETS)}, got {value!r}"
-        )
-    return text
-
-
-def _as_texts(sentences: object) -> tuple[Iterable[Any], bool]:
-    """The texts to encode and whether a single string was passed."""
-    if isinstance(sentences, str):
-        return [sentences], True
-    if isinstance(sentences, bytes | bytearray):
-        raise InvalidInputError("texts must be str, not bytes: decode them first")
-    if not isinstance(sentences, Iterable):
-        raise InvalidInputError(
-            f"expected a string or an iterable of strings, got {type(sentences).__name__}"
-        )
-    return sentences, False
-
-
-def _checked(batch: list[Any], offset: int) -> list[str]:
-    for index, text in enumerate(batch):
-        if not isinstance(text, str):
-            raise InvalidInputError(f"text {offset + index} is a {type(text).__name__}, not a str")
-    return batch
+__all__ = ["UNSET", "StaticModel"]
 
 
 class StaticModel:
@@ -175,10 +99,9 @@ class StaticModel:
         self._data = data
         self._lock = threading.Lock()
         self._engine: Engine | None = None
-        self._rows: FloatMatrix | None = None
         self._tokens: tuple[str, ...] | None = None
         self._normalize = bool(normalize)
-        self._max_length = _check_max_length(max_length)
+        self._max_length = check_max_length(max_length)
         self.base_model_name = None
         self.language = None
 
@@ -196,7 +119,7 @@ class StaticModel:
         config's ``max_length`` when the key is present (even null), else 512 (rule I9).
         """
         model = cls.__new__(cls)
-        resolved_normalize = _check_normalize(normalize)
+        resolved_normalize = check_normalize(normalize)
         model._setup(
             data,
             normalize=data.normalize if resolved_normalize is None else resolved_normalize,
@@ -255,14 +178,14 @@ class StaticModel:
                 "vocabulary_quantization is not supported at load time by m2v-infer; "
                 "quantize the vocabulary with model2vec or m2v-distill and load the result"
             )
-        resolved_normalize = _check_normalize(normalize)
+        resolved_normalize = check_normalize(normalize)
         if not isinstance(max_length, _Unset):
-            max_length = _check_max_length(max_length)
+            max_length = check_max_length(max_length)
         folder: PathLike = default_model_path() if path is None else path
         data = load_model(folder, subfolder=subfolder, token=token, revision=revision)
-        dims = _check_dimensions(dimensionality, data.dim, "dimensionality")
+        dims = check_dimensions(dimensionality, data.dim, "dimensionality")
         if quantize_to is not None:
-            data = quantize(data, _dtype_name(quantize_to), dims=dims)  # type: ignore[arg-type]
+            data = quantize(data, dtype_name(quantize_to), dims=dims)  # type: ignore[arg-type]
         elif dims is not None and dims < data.dim:
             data = dataclasses.replace(
                 data, embeddings=np.ascontiguousarray(data.embeddings[:, :dims])
@@ -295,7 +218,7 @@ class StaticModel:
 
     @normalize.setter
     def normalize(self, value: bool) -> None:
-        checked = _check_normalize(value)
+        checked = check_normalize(value)
         if checked is None:
             raise InvalidArgumentError("normalize must be True or False, got None")
         self._normalize = checked
@@ -307,7 +230,7 @@ class StaticModel:
 
     @max_length.setter
     def max_length(self, value: int | None) -> None:
-        self._max_length = _check_max_length(value)
+        self._max_length = check_max_length(value)
 
     @property
     def embedding(self) -> npt.NDArray[Any]:
@@ -382,19 +305,13 @@ class StaticModel:
         if engine is None:
             with self._lock:
                 if self._engine is None:
-                    self._rows = effective_rows(self._data)
-                    self._engine = build_engine(self._data, self._rows)
+                    self._engine = Engine(self._data)
                 engine = self._engine
         return engine
 
-    def _effective_rows(self) -> FloatMatrix:
-        self._get_engine()
-        assert self._rows is not None
-        return self._rows
-
     def _threads(self, num_threads: int | None, use_multiprocessing: bool) -> int:
         if num_threads is not None:
-            return _check_positive(num_threads, "num_threads")
+            return check_positive(num_threads, "num_threads")
         return available_cores() if use_multiprocessing else 1
 
     # ------------------------------------------------------------------ encoding
@@ -474,9 +391,9 @@ class StaticModel:
             InvalidArgumentError: an argument is out of range.
         """
         del multiprocessing_threshold, kwargs
-        texts, single = _as_texts(sentences)
+        texts, single = as_texts(sentences)
         total = len(texts) if isinstance(texts, Sized) else None
-        out_dim = _check_dimensions(dimensions, self.dim, "dimensions") or self.dim
+        out_dim = check_dimensions(dimensions, self.dim, "dimensions") or self.dim
         chunks = self._pooled(
             texts,
             total=total,
@@ -528,9 +445,9 @@ class StaticModel:
         embedded and written out as it goes.  Arguments are as for :meth:`encode`; a single
         string counts as one text.  Arguments are checked on the first ``next()``.
         """
-        texts, _ = _as_texts(sentences)
+        texts, _ = as_texts(sentences)
         total = len(texts) if isinstance(texts, Sized) else None
-        _check_dimensions(dimensions, self.dim, "dimensions")
+        check_dimensions(dimensions, self.dim, "dimensions")
         yield from self._pooled(
             texts,
             total=total,
@@ -554,27 +471,26 @@ class StaticModel:
         threads: int,
         show_progress_bar: bool,
     ) -> Iterator[FloatMatrix]:
-        limit = (
-            self._max_length if isinstance(max_length, _Unset) else _check_max_length(max_length)
-        )
-        checked_normalize = _check_normalize(normalize)
+        limit = self._max_length if isinstance(max_length, _Unset) else check_max_length(max_length)
+        checked_normalize = check_normalize(normalize)
         do_normalize = self._normalize if checked_normalize is None else checked_normalize
-        size = _check_positive(batch_size, "batch_size")
-        dims = _check_dimensions(dimensions, self.dim, "dimensions")
+        size = check_positive(batch_size, "batch_size")
+        dims = check_dimensions(dimensions, self.dim, "dimensions")
         engine = self._get_engine()
 
-        def work(item: tuple[int, list[Any]]) -> FloatMatrix:
-            offset, batch = item
-            vectors = engine.pool(_checked(batch, offset), limit)
+        def work(offset: int, batch: list[Any]) -> FloatMatrix:
+            vectors = engine.pool(checked_texts(batch, offset), limit)
             return finish(vectors, dimensions=dims, normalize=do_normalize)
 
-        if total is not None and total <= size:
-            threads = 1
-        numbered = ((index * size, batch) for index, batch in enumerate(batched(texts, size)))
-        with ProgressBar(total, enabled=show_progress_bar) as progress:
-            for result in run_ordered(work, numbered, num_threads=threads):
-                progress.update(int(result.shape[0]))
-                yield result
+        return map_batches(
+            work,
+            texts,
+            batch_size=size,
+            threads=threads,
+            total=total,
+            show_progress=show_progress_bar,
+            rows=len,
+        )
 
     def encode_as_sequence(
         self,
@@ -593,9 +509,9 @@ class StaticModel:
         array.  A single string gives one array; an iterable gives a list of arrays.
         """
         del multiprocessing_threshold
-        texts, single = _as_texts(sentences)
+        texts, single = as_texts(sentences)
         total = len(texts) if isinstance(texts, Sized) else None
-        rows = self._effective_rows()
+        rows = self._get_engine().rows
         result: list[FloatMatrix] = []
         for ids in self._token_batches(
             texts,
@@ -617,7 +533,7 @@ class StaticModel:
         without special tokens, cut to ``max_length`` ids, and unknown-token ids dropped.
         ``max_length`` defaults to the model's :attr:`max_length`.
         """
-        texts, _ = _as_texts(sentences)
+        texts, _ = as_texts(sentences)
         result: list[list[int]] = []
         for ids in self._token_batches(
             texts,
@@ -640,21 +556,22 @@ class StaticModel:
         threads: int,
         show_progress_bar: bool,
     ) -> Iterator[list[list[int]]]:
-        limit = _check_max_length(max_length)
-        size = _check_positive(batch_size, "batch_size")
+        limit = check_max_length(max_length)
+        size = check_positive(batch_size, "batch_size")
         engine = self._get_engine()
 
-        def work(item: tuple[int, list[Any]]) -> list[list[int]]:
-            offset, batch = item
-            return engine.token_ids(_checked(batch, offset), limit)
+        def work(offset: int, batch: list[Any]) -> list[list[int]]:
+            return engine.token_ids(checked_texts(batch, offset), limit)
 
-        if total is not None and total <= size:
-            threads = 1
-        numbered = ((index * size, batch) for index, batch in enumerate(batched(texts, size)))
-        with ProgressBar(total, enabled=show_progress_bar) as progress:
-            for ids in run_ordered(work, numbered, num_threads=threads):
-                progress.update(len(ids))
-                yield ids
+        return map_batches(
+            work,
+            texts,
+            batch_size=size,
+            threads=threads,
+            total=total,
+            show_progress=show_progress_bar,
+            rows=len,
+        )
 
     # ------------------------------------------------------------------ saving
 
@@ -677,12 +594,9 @@ class StaticModel:
         """
         del model_name
         folder = Path(path) / subfolder if subfolder else Path(path)
-        language = self.language
-        card = ModelCard(
-            base_model=self.base_model_name,
-            language=tuple(language) if isinstance(language, list) else language,
+        return save_folder(
+            folder, self.data, self.base_model_name, self.language, overwrite=overwrite
         )
-        return save_model(folder, self.data, overwrite=overwrite, card=card)
 
     def push_to_hub(
         self,
@@ -694,21 +608,13 @@ class StaticModel:
         """Upload the model to the Hugging Face hub (needs the ``[hub]`` extra).
 
         Raises:
-            HubUnavailableError: ``huggingface_hub`` is not installed.
+            MissingDependencyError: ``huggingface_hub`` is not installed.
+            HubUploadError: the hub refused the upload or could not be reached.
         """
-        try:
-            from huggingface_hub import HfApi
-        except ImportError:
-            raise HubUnavailableError(
-                'push_to_hub needs huggingface_hub: pip install "m2v-infer[hub]"'
-            ) from None
-        with tempfile.TemporaryDirectory(prefix="m2v-push-") as temp:
-            folder = self.save_pretrained(Path(temp) / "model", model_name=repo_id)
-            api = HfApi(token=token)
-            api.create_repo(repo_id=repo_id, private=private, exist_ok=True, token=token)
-            api.upload_folder(
-                repo_id=repo_id,
-                folder_path=str(folder),
-                path_in_repo=subfolder,
-                token=token,
-            )
+        push_folder_to_hub(
+            lambda folder: self.save_pretrained(folder, model_name=repo_id),
+            repo_id,
+            private=private,
+            token=token,
+            subfolder=subfolder,
+        )

@@ -15,9 +15,9 @@ from typing import Any, Protocol, TextIO
 
 import numpy as np
 import numpy.typing as npt
-from m2v_format import OutputExistsError
+from m2v_format import MissingDependencyError, OutputExistsError
 
-from m2v_infer._errors import MissingDependencyError, UnsupportedOutputError, UnwritableOutputError
+from m2v_infer._errors import UnsupportedOutputError, UnwritableOutputError
 
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".npy": "npy", ".parquet": "parquet"}
 """Output file suffix -> format."""
@@ -165,7 +165,7 @@ class ParquetWriter:
             import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
         except ImportError:
             raise MissingDependencyError(
-                "writing .parquet needs pyarrow (pip install pyarrow); or choose .npy or .jsonl",
+                'writing .parquet needs pyarrow: pip install "m2v-infer[parquet]"; or choose .npy or .jsonl',
                 path=path,
             ) from None
         self._pa: Any = pa

@@ -3,18 +3,19 @@
 Batches are cut lazily from any iterable, so a generator is consumed a batch at a time
 and at most ``window`` batches are in flight: memory stays bounded however long the
 input is.  With more than one thread the batches go to a ``ThreadPoolExecutor``; results
-always come back in input order.  No process pools: tokenization (Rust) and numpy release
-the GIL, so threads use every core without pickling anything.
+always come back in input order.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import islice
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -66,3 +67,48 @@ def run_ordered(
         for future in pending:
             future.cancel()
         executor.shutdown(wait=True, cancel_futures=True)
+
+
+class _NoProgress:
+    """What :func:`progress_bar` returns when disabled: accepts updates, draws nothing."""
+
+    def update(self, count: int = 1) -> None:
+        """Ignore ``count``."""
+
+
+def progress_bar(
+    total: int | None, *, enabled: bool, desc: str = "Encoding", delay: float = 0.0
+) -> contextlib.AbstractContextManager[Any]:
+    """A tqdm bar counting texts on stderr (tqdm is imported only when it is enabled)."""
+    if not enabled:
+        return contextlib.nullcontext(_NoProgress())
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="texts", delay=delay, file=sys.stderr)
+
+
+def map_batches(
+    work: Callable[[int, list[Any]], R],
+    texts: Iterable[Any],
+    *,
+    batch_size: int,
+    threads: int,
+    total: int | None,
+    show_progress: bool,
+    rows: Callable[[R], int],
+) -> Iterator[R]:
+    """``work(offset, batch)`` for consecutive batches of ``texts``, in order.
+
+    ``offset`` is the index of the batch's first text; ``rows(result)`` says how many
+    texts a result covers (for the progress bar).  An input that fits in one batch runs
+    in the calling thread.
+    """
+    if total is not None and total <= batch_size:
+        threads = 1
+    numbered = (
+        (index * batch_size, batch) for index, batch in enumerate(batched(texts, batch_size))
+    )
+    with progress_bar(total, enabled=show_progress) as bar:
+        for result in run_ordered(lambda item: work(*item), numbered, num_threads=threads):
+            bar.update(rows(result))
+            yield result

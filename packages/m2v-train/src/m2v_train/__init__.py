@@ -14,6 +14,7 @@ stable ``code``.
 
 from __future__ import annotations
 
+from importlib.metadata import version as _version
 from typing import TYPE_CHECKING, Any
 
 from m2v_train._data import read_corpus, read_labelled
@@ -34,7 +35,8 @@ if TYPE_CHECKING:
     from m2v_train._classifier import StaticModelForClassification
     from m2v_train._pretrain import PretrainOptions, PretrainReport, pretrain
 
-__version__ = "0.1.0"
+__version__ = _version("m2v-train")
+"""This package's version, read from its installed metadata (one source: pyproject.toml)."""
 
 _LAZY = {
     "StaticModelForClassification": "m2v_train._classifier",

@@ -10,14 +10,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from m2v_format import ModelCard, StaticModelData
+from m2v_format import ClassifierHead, ModelCard, StaticModelData, save_classifier
 from m2v_infer import UNSET, StaticModel
 from torch import nn
 
 from m2v_train._batches import iterate
 from m2v_train._device import resolve_device, seed_everything
 from m2v_train._errors import InvalidParameterError, NotFittedError
-from m2v_train._export import classifier_config, export_classifier
 from m2v_train._labels import Label, LabelSpace, class_weights, label_space
 from m2v_train._loop import EpochRecord, LoopOptions, train_loop
 from m2v_train._net import ClassifierNet, StaticEncoder, dense_head
@@ -349,17 +348,17 @@ class StaticModelForClassification:
             OutputExistsError: ``path`` exists and ``overwrite`` is false.
         """
         space, net = self._fitted()
-        config = classifier_config(
+        layers = net.layers()
+        head = ClassifierHead(
             task="multi-label" if space.multilabel else "single-label",
-            classes=space.classes,
-            layers=len(net.layers()),
+            classes=tuple(space.classes),
+            weights=tuple(np.asarray(weight, dtype=np.float32) for weight, _ in layers),
+            biases=tuple(np.asarray(bias, dtype=np.float32) for _, bias in layers),
             threshold=0.5,
             extra={"trained_with": "m2v-train"},
         )
         card = ModelCard(base_model=self.base_model.base_model_name)
-        return export_classifier(
-            path, self._trained_data(), net.layers(), config, overwrite=overwrite, card=card
-        )
+        return save_classifier(path, self._trained_data(), head, overwrite=overwrite, card=card)
 
     def __repr__(self) -> str:
         state = "unfitted" if self._space is None else f"{len(self._space.classes)} classes"

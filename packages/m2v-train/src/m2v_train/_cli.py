@@ -8,26 +8,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
 
-EXIT_OK = 0
-EXIT_FAILURE = 1
-
-
-def _guard(run: Any) -> Any:
-    """Turn typed errors into a message and exit status 1."""
-
-    def wrapped(args: argparse.Namespace) -> int:
-        from m2v_train._errors import TrainError
-
-        try:
-            return int(run(args))
-        except TrainError as error:
-            print(f"m2v train {args.train_command}: error: {error}", file=sys.stderr)
-            return EXIT_FAILURE
-
-    return wrapped
+from m2v_format.cli import EXIT_OK
 
 
 def _run_classify(args: argparse.Namespace) -> int:
@@ -179,7 +162,7 @@ def _add_classify(sub: Any) -> None:
     )
     parser.add_argument("--class-weight", choices=("balanced",), default=None)
     _common(parser)
-    parser.set_defaults(run=_guard(_run_classify))
+    parser.set_defaults(run=_run_classify, command_prog=parser.prog)
 
 
 def _add_featurize(sub: Any) -> None:
@@ -200,7 +183,7 @@ def _add_featurize(sub: Any) -> None:
     parser.add_argument("--max-length", type=int, default=256, help="teacher token limit")
     parser.add_argument("--precision", choices=("float32", "bfloat16"), default="float32")
     _common(parser)
-    parser.set_defaults(run=_guard(_run_featurize))
+    parser.set_defaults(run=_run_featurize, command_prog=parser.prog)
 
 
 def _add_pretrain(sub: Any) -> None:
@@ -230,7 +213,7 @@ def _add_pretrain(sub: Any) -> None:
     parser.add_argument("--pca-dims", type=int, default=None, help="PCA after training")
     parser.add_argument("--quantize-to", choices=("float32", "float16", "int8"), default="float32")
     _common(parser)
-    parser.set_defaults(run=_guard(_run_pretrain))
+    parser.set_defaults(run=_run_pretrain, command_prog=parser.prog)
 
 
 def register_train(subparsers: Any) -> None:

@@ -1,32 +1,28 @@
-"""Typed errors of m2v-train: one base class, one subclass per kind of failure.
+"""Typed errors of m2v-train: the :class:`TrainError` family of the project's error model.
 
-Every error carries a stable machine-readable ``code`` (never renamed once released) and a
-message saying what was wrong and, where it helps, what to do.  Errors about a model folder
-on disk (reading or writing it) come from m2v-format as ``FormatError`` and keep its codes.
+Every error derives from :class:`m2v_format.M2VError` and carries a stable ``code`` (never
+renamed once released).  A class that refines a kind of failure lists the kind first and
+keeps its code: :class:`InvalidParameterError` is an :class:`m2v_format.InvalidArgumentError`
+(``"invalid-argument"``), :class:`DeviceError` an :class:`m2v_format.DeviceUnavailableError`.
+Errors about a model folder on disk come from m2v-format as ``FormatError``.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from m2v_format import DeviceUnavailableError, InvalidArgumentError, M2VError, UsageError
 
 
-class TrainError(Exception):
+class TrainError(M2VError):
     """Base class of every error m2v-train raises for bad input, data or state."""
 
-    code: ClassVar[str] = "train-error"
-
-    def __init__(self, message: str) -> None:
-        self.message = message
-        super().__init__(f"{self.code}: {message}")
+    code = "train-error"
 
 
-class InvalidParameterError(TrainError, ValueError):
+class InvalidParameterError(InvalidArgumentError, TrainError):
     """An option has the wrong type or a value outside its range."""
 
-    code = "invalid-parameter"
 
-
-class InvalidLabelsError(TrainError, ValueError):
+class InvalidLabelsError(UsageError, TrainError):
     """Labels are empty, inconsistent (mixed single/multi-label), or unknown to the model."""
 
     code = "invalid-labels"
@@ -38,7 +34,7 @@ class DataFileError(TrainError):
     code = "invalid-data-file"
 
 
-class NotFittedError(TrainError):
+class NotFittedError(UsageError, TrainError):
     """The classifier is used for prediction or export before ``fit``."""
 
     code = "not-fitted"
@@ -56,10 +52,8 @@ class TeacherError(TrainError):
     code = "teacher-unavailable"
 
 
-class DeviceError(TrainError):
+class DeviceError(DeviceUnavailableError, TrainError):
     """The requested torch device is not available (e.g. ``cuda`` without a GPU)."""
-
-    code = "device-unavailable"
 
 
 ALL_ERRORS: tuple[type[TrainError], ...] = (
@@ -71,4 +65,4 @@ ALL_ERRORS: tuple[type[TrainError], ...] = (
     TeacherError,
     DeviceError,
 )
-"""Every concrete error class (a test checks that their codes are unique)."""
+"""Every concrete error class of m2v-train."""

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from m2v_infer import ProgressBar
+from tqdm import tqdm
 
 from m2v_train._errors import InvalidParameterError
 from m2v_train._features import (
@@ -114,11 +114,11 @@ def featurize(
             precision=precision,
         )
     done_before = manifest.count - sum(shard_rows(manifest, i) for i in todo)
-    with ProgressBar(
-        manifest.count,
+    with tqdm(
+        total=manifest.count,
         desc="Featurizing",
         unit="texts",
-        enabled=show_progress and bool(todo),
+        disable=not (show_progress and todo),
         initial=done_before,
     ) as bar:
         for index in todo:

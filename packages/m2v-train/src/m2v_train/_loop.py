@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from m2v_infer import ProgressBar
 from torch import nn
+from tqdm import tqdm
 
 from m2v_train._batches import iterate
 from m2v_train._errors import InvalidParameterError
@@ -153,8 +153,12 @@ def train_loop(
     for epoch in range(1, options.max_epochs + 1):
         order = torch.randperm(len(train_ids), generator=generator).numpy()
         total_loss = 0.0
-        with ProgressBar(
-            steps_per_epoch, desc=f"Epoch {epoch}", unit="steps", enabled=options.show_progress
+        seen = 0
+        with tqdm(
+            total=steps_per_epoch,
+            desc=f"Epoch {epoch}",
+            unit="steps",
+            disable=not options.show_progress,
         ) as bar:
             for rows, batch in iterate(train_ids, options.batch_size, order=order):
                 optimizer.zero_grad(set_to_none=True)
@@ -165,13 +169,16 @@ def train_loop(
                 if per_step:
                     scheduler.step()
                 total_loss += float(loss.detach()) * len(rows)
-                bar.update(
-                    1, postfix=f"loss={total_loss / max(1, bar.done * options.batch_size):.4f}"
-                )
+                seen += len(rows)
+                bar.set_postfix_str(f"loss={total_loss / seen:.4f}", refresh=False)
+                bar.update(1)
             val_loss, val_score = evaluate_split(
                 net, val_ids, val_targets, loss_fn, score_fn, options
             )
-            bar.postfix = f"loss={total_loss / len(train_ids):.4f} val_loss={val_loss:.4f} val_score={val_score:.4f}"
+            bar.set_postfix_str(
+                f"loss={total_loss / len(train_ids):.4f} val_loss={val_loss:.4f} "
+                f"val_score={val_score:.4f}"
+            )
         if scheduler is not None and not per_step:
             scheduler.step(val_loss)
         improved = (val_score, -val_loss) > best and (

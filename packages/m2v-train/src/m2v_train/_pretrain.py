@@ -20,8 +20,9 @@ from typing import Any
 import numpy as np
 import torch
 from m2v_format import StaticModelData
-from m2v_infer import ProgressBar, StaticModel
+from m2v_infer import StaticModel
 from torch import nn
+from tqdm import tqdm
 
 from m2v_train._batches import iterate
 from m2v_train._device import resolve_device, seed_everything
@@ -175,11 +176,11 @@ def _train_generation(
         order = torch.randperm(len(train_ids), generator=generator).numpy()
         running = 0.0
         done_steps = 0
-        with ProgressBar(
-            math.ceil(len(train_ids) / options.batch_size),
+        with tqdm(
+            total=math.ceil(len(train_ids) / options.batch_size),
             desc=f"Generation {generation} epoch {epoch}/{options.epochs}",
             unit="steps",
-            enabled=options.show_progress,
+            disable=not options.show_progress,
         ) as bar:
             for rows, batch in iterate(train_ids, options.batch_size, order=order):
                 if len(rows) < 2:
@@ -191,9 +192,10 @@ def _train_generation(
                 schedule.step()
                 running += float(loss.detach())
                 done_steps += 1
-                bar.update(1, postfix=f"loss={running / done_steps:.4f}")
+                bar.set_postfix_str(f"loss={running / done_steps:.4f}", refresh=False)
+                bar.update(1)
             cosine = _val_cosine(encoder, val_ids, val_targets, device)
-            bar.postfix = f"loss={running / max(1, done_steps):.4f} val_cos={cosine:.4f}"
+            bar.set_postfix_str(f"loss={running / max(1, done_steps):.4f} val_cos={cosine:.4f}")
         report.epochs.append(
             {
                 "generation": float(generation),

@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from m2v_format import kept_ids
 
 SEPARATOR = b"\xff"
 """Marks the end of a text in a joined batch; 0xFF never occurs in UTF-8."""
@@ -89,18 +90,12 @@ class ChunkCache:
         self.all_ids[self.all_used : self.all_used + len(all_ids)] = all_ids
         self.all_used += len(all_ids)
 
-        if self._unknown is not None:
-            keep = all_ids != self._unknown
-            kept_ids = all_ids[keep]
-            owner = np.repeat(np.arange(len(chunks)), all_len)
-            kept_len = np.bincount(owner[keep], minlength=len(chunks)).astype(np.int64)
-        else:
-            kept_ids, kept_len = all_ids, all_len
-        self.kept_ids = _grown(self.kept_ids, self.kept_used + len(kept_ids))
+        kept, kept_len = kept_ids(all_ids, all_len, max_length=None, unknown_id=self._unknown)
+        self.kept_ids = _grown(self.kept_ids, self.kept_used + len(kept))
         self.kept_len[first:last] = kept_len
         self.kept_start[first:last] = self.kept_used + np.cumsum(kept_len) - kept_len
-        self.kept_ids[self.kept_used : self.kept_used + len(kept_ids)] = kept_ids
-        self.kept_used += len(kept_ids)
+        self.kept_ids[self.kept_used : self.kept_used + len(kept)] = kept
+        self.kept_used += len(kept)
 
         self.index.update(zip(chunks, range(first, last), strict=True))
         self.entries = last

@@ -1,8 +1,9 @@
-"""FastEncoder: texts -> token ids / pooled rows, exactly as the tokenizers library would.
+"""FastEncoder: texts -> token ids, exactly as the tokenizers library would.
 
 Per internal batch:
 
-1. Rule I2: cut each text to ``max_length * median_token_length`` code points.
+1. Rule I2 (``m2v_format.cut_texts``): cut each text to ``max_length * median_token_length``
+   code points.
 2. Route texts. Pure-ASCII texts are joined (separator ``" \\xff "``), encoded to
    latin-1 and normalized by one ``bytes.translate`` (lowercase, control characters
    deleted, all learnt from the library). Other texts are normalized by ``str.translate``
@@ -13,34 +14,42 @@ Per internal batch:
    (``_cache``) maps each chunk to its ids; unseen chunks are pre-tokenized and tokenized
    by the library's own pre-tokenizer and model (with a shortcut for ASCII under
    BertPreTokenizer and for whole WordPiece words that are in the vocabulary).
-4. Chunk ids are expanded with numpy; rule I3's cut to the first ``max_length`` ids
-   counts unknown ids, then rule I4 drops them (precomputed per chunk when no cut is
-   needed).
-5. ``_pool.pool_segments`` adds the rows per text (and takes the mean, normalizes).
+4. Chunk ids are expanded with numpy; when no text needs rule I3's cut, the ids the memo
+   keeps per chunk (rule I4 applied once, by ``m2v_format.kept_ids``) are expanded
+   directly; otherwise all ids are expanded and ``m2v_format.kept_ids`` applies I3 then I4.
+
+Texts the library tokenizes go through the same ``m2v_format.kept_ids``.  Pooling is not
+done here: ``m2v_format.mean_pool`` takes the segments.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import statistics
 from collections.abc import Sequence
 from itertools import repeat
 from typing import Any
 
 import numpy as np
+from m2v_format import (
+    InvalidArgumentError,
+    InvalidInputError,
+    cut_texts,
+    id_lists,
+    id_segments,
+    kept_ids,
+    median_token_length,
+)
 from tokenizers import Tokenizer
 
 from m2v_infer._fastpath._cache import SEPARATOR, ChunkCache
 from m2v_infer._fastpath._chars import UNSUPPORTED, AsciiBytes, AsciiPieces, CharTable
-from m2v_infer._fastpath._pool import pool_segments
 from m2v_infer._fastpath._spec import PipelineSpec, analyze
 
 _JOIN_STR = " \xff "
 _JOIN_BYTES = b" " + SEPARATOR + b" "
 
 IntArray = np.ndarray[Any, np.dtype[np.int64]]
-FloatArray = np.ndarray[Any, np.dtype[np.float32]]
 
 
 def _load_tokenizer(source: object) -> tuple[Any, str]:
@@ -61,31 +70,23 @@ def _load_tokenizer(source: object) -> tuple[Any, str]:
     return tokenizer, text
 
 
-def median_token_length(tokenizer: Tokenizer) -> int:
-    """Rule I1: int(median code-point length of every vocabulary entry, added included)."""
-    return int(statistics.median(len(token) for token in tokenizer.get_vocab()))
-
-
 class FastEncoder:
-    """Exact, memoized tokenization and pooling for one tokenizer and embedding table.
+    """Exact, memoized tokenization (rules I1-I4) for one tokenizer.
 
-    ``rows`` is the effective float32 table: ``rows[id]`` is the vector token ``id``
-    contributes (rule I5 with mapping, weights and int8 scale already applied). Without
-    ``rows`` only :meth:`tokenize` is available. ``unknown_id`` is rule K3's id (dropped
-    after the ``max_length`` cut). ``median_length`` is rule I1's value (computed when
-    None). ``cache_size`` bounds the memo in chunks (see ``_cache``); ``batch_size`` is
-    the internal batch. Tokenizers whose pipeline is not eligible (``spec.reason``) are
-    still served exactly, by the library for every text.
+    ``unknown_id`` is rule K3's id (dropped after the ``max_length`` cut).
+    ``median_length`` is rule I1's value (computed when None). ``cache_size`` bounds the
+    memo in chunks (see ``_cache``); ``batch_size`` is the internal batch. Tokenizers
+    whose pipeline is not eligible (``spec.reason``) are still served exactly, by the
+    library for every text (``fast=False`` forces that).
 
-    Not thread-safe: the memo is shared mutable state. Serialize calls (e.g. a lock
-    around :meth:`segments`) and pool outside the lock; ``pool_segments`` only reads.
+    Not thread-safe when eligible: the memo is shared mutable state. Serialize calls
+    (e.g. a lock around :meth:`segments`) and pool outside the lock.
     ``fast_texts`` / ``fallback_texts`` count texts served by each path.
     """
 
     def __init__(
         self,
         tokenizer: object,
-        rows: FloatArray | None = None,
         *,
         unknown_id: int | None,
         median_length: int | None = None,
@@ -95,17 +96,14 @@ class FastEncoder:
     ) -> None:
         self.tokenizer, text = _load_tokenizer(tokenizer)
         self.spec: PipelineSpec = analyze(text) if fast else PipelineSpec(reason="disabled")
-        if rows is not None:
-            if rows.ndim != 2:
-                raise ValueError(f"rows must be 2-D, got shape {rows.shape}")
-            rows = np.ascontiguousarray(rows, dtype=np.float32)
-        self.rows = rows
         self.unknown_id = unknown_id
         self.median_length = (
-            median_token_length(self.tokenizer) if median_length is None else median_length
+            median_token_length(self.tokenizer.get_vocab())
+            if median_length is None
+            else median_length
         )
         if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+            raise InvalidArgumentError(f"batch_size must be >= 1, got {batch_size}")
         self.batch_size = batch_size
         self.fallback_texts = 0
         self.fast_texts = 0
@@ -176,11 +174,8 @@ class FastEncoder:
         result: list[list[int]] = [[] for _ in texts]
         for lo in range(0, len(texts), self.batch_size):
             ids, counts, order = self._batch(texts[lo : lo + self.batch_size], max_length)
-            flat = ids.tolist()
-            start = 0
-            for position, count in zip(order, counts.tolist(), strict=True):
-                result[lo + position] = flat[start : start + count]
-                start += count
+            for position, row in zip(order, id_lists(ids, counts), strict=True):
+                result[lo + position] = row
         return result
 
     def segments(
@@ -189,7 +184,7 @@ class FastEncoder:
         """Rules I2-I4 in flat form: ``(ids, counts, order)``.
 
         Segment k (``counts[k]`` consecutive entries of ``ids``) holds the kept ids of
-        text ``order[k]``; feed them to ``_pool.pool_segments`` (which may run without
+        text ``order[k]``; feed them to ``m2v_format.mean_pool`` (which may run without
         holding any lock: the arrays are fresh copies).
         """
         texts = self._check(texts, max_length)
@@ -207,55 +202,22 @@ class FastEncoder:
         )
         return ids, counts, order
 
-    def pool(
-        self, texts: Sequence[str], max_length: int | None = 512
-    ) -> tuple[FloatArray, IntArray]:
-        """Per text: the float32 sum of its kept rows, and how many ids were kept."""
-        return self._pooled(texts, max_length, mean=False, normalize=False)
-
-    def encode(
-        self, texts: Sequence[str], max_length: int | None = 512, *, normalize: bool = False
-    ) -> FloatArray:
-        """Rules I2-I8: mean of kept rows (zeros when none), optionally L2-normalized."""
-        return self._pooled(texts, max_length, mean=True, normalize=normalize)[0]
-
     # ----------------------------------------------------------------- internals
-
-    def _pooled(
-        self, texts: Sequence[str], max_length: int | None, *, mean: bool, normalize: bool
-    ) -> tuple[FloatArray, IntArray]:
-        rows = self._rows()
-        texts = self._check(texts, max_length)
-        out = np.empty((len(texts), rows.shape[1]), dtype=np.float32)
-        counts_out = np.empty(len(texts), dtype=np.int64)
-        for lo in range(0, len(texts), self.batch_size):
-            ids, counts, order = self._batch(texts[lo : lo + self.batch_size], max_length)
-            where = np.asarray(order, dtype=np.int64) + lo
-            pool_segments(rows, ids, counts, out, where, mean=mean, normalize=normalize)
-            counts_out[where] = counts
-        return out, counts_out
-
-    def _rows(self) -> FloatArray:
-        if self.rows is None:
-            raise ValueError("this FastEncoder was built without rows: only tokenize() works")
-        return self.rows
 
     @staticmethod
     def _check(texts: Sequence[str], max_length: int | None) -> list[str]:
         if isinstance(texts, str):
-            raise TypeError("texts must be a sequence of strings, not a single string")
+            raise InvalidInputError("texts must be a sequence of strings, not a single string")
         if max_length is not None and max_length < 1:
-            raise ValueError(f"max_length must be >= 1 or None, got {max_length}")
+            raise InvalidArgumentError(f"max_length must be >= 1 or None, got {max_length}")
         return texts if isinstance(texts, list) else list(texts)
 
     def _batch(
         self, texts: list[str], max_length: int | None
     ) -> tuple[IntArray, IntArray, list[int]]:
         """Kept ids of a batch as consecutive segments; segment k is text ``order[k]``."""
-        if max_length is not None:
-            cut = max_length * self.median_length
-            if texts and max(map(len, texts)) > cut:
-                texts = [text[:cut] for text in texts]
+        cut = cut_texts(texts, max_length, self.median_length)
+        texts = cut if isinstance(cut, list) else list(cut)
         if self.spec.eligible:
             self._cache.trim()
             order, joined, fallback = self._route(texts)
@@ -399,31 +361,15 @@ class FastEncoder:
             positions = np.repeat(cache.kept_start[idx] - offsets, kept_len)
             positions += np.arange(total)
             return cache.kept_ids[positions], counts
-        # Rule I3 before I4: keep each text's first max_length ids, unknown ids included.
+        # Rule I3 cuts some text: expand every id (unknown ones included), then I3 and I4.
         total = int(all_len.sum())
         offsets = np.cumsum(all_len) - all_len
         positions = np.repeat(cache.all_start[idx] - offsets, all_len) + np.arange(total)
-        ids = cache.all_ids[positions]
-        text_of_chunk = np.cumsum(is_separator) - is_separator
-        text_of_id = np.repeat(text_of_chunk, all_len)
-        text_start = np.cumsum(totals) - totals
-        keep = (np.arange(total) - text_start[text_of_id]) < max_length
-        if self.unknown_id is not None:
-            keep &= ids != self.unknown_id
-        counts = np.bincount(text_of_id[keep], minlength=count).astype(np.int64)
-        return ids[keep], counts
+        return kept_ids(
+            cache.all_ids[positions], totals, max_length=max_length, unknown_id=self.unknown_id
+        )
 
     def _library_ids(self, texts: list[str], max_length: int | None) -> tuple[IntArray, IntArray]:
         encodings = self._encode_batch(texts, add_special_tokens=False)
-        unknown = self.unknown_id
-        flat: list[int] = []
-        counts: list[int] = []
-        for encoding in encodings:
-            ids = encoding.ids
-            if max_length is not None:
-                ids = ids[:max_length]
-            if unknown is not None:
-                ids = [token for token in ids if token != unknown]
-            flat += ids
-            counts.append(len(ids))
-        return np.array(flat, dtype=np.int64), np.array(counts, dtype=np.int64)
+        ids, counts = id_segments([encoding.ids for encoding in encodings])
+        return kept_ids(ids, counts, max_length=max_length, unknown_id=self.unknown_id)

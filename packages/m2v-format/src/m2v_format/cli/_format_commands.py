@@ -7,6 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from m2v_format.cli._dispatch import EXIT_FAILURE, EXIT_OK
+from m2v_format.cli._sizes import folder_size
+
 _VALIDATE_EPILOG = """\
 examples:
   m2v validate ./potion-base-8M
@@ -84,11 +87,7 @@ def _run_validate(args: argparse.Namespace) -> int:
             where = f" ({violation.path})" if violation.path is not None else ""
             print(f"{violation.rule:>3} {violation.code}: {violation.message}{where}")
         print(f"{args.model}: {len(report.violations)} rule violation(s)")
-    return 0 if report.ok else 1
-
-
-def _folder_size(folder: Path) -> int:
-    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    return EXIT_OK if report.ok else EXIT_FAILURE
 
 
 def model_facts(path: str, subfolder: str | None = None) -> dict[str, Any]:
@@ -111,7 +110,7 @@ def model_facts(path: str, subfolder: str | None = None) -> dict[str, Any]:
         "normalize": model.normalize,
         "max_length": model.config.max_length,
         "tokenizer_model": json.loads(model.tokenizer.to_str())["model"]["type"],
-        "size_on_disk_bytes": _folder_size(folder),
+        "size_on_disk_bytes": folder_size(folder),
     }
 
 

@@ -1,0 +1,329 @@
+"""The classifier folder format (spec/classifier.md): its reader and its atomic writer.
+
+A classifier folder is a model folder (spec/format.md) plus ``classifier.json`` (classes,
+task, activation) and ``classifier.safetensors`` (the head's dense layers).  Reading parses
+JSON and safetensors only - no pickle, no code - and checks every rule H1-H9 before anything
+is computed, so a head that loads runs.  The runtime that applies a head lives in m2v-infer
+(``StaticClassifier``); the trainer that makes one in m2v-train.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from m2v_format._card import ModelCard
+from m2v_format._errors import (
+    ClassifierError,
+    ClassifierNotFoundError,
+    FormatError,
+    UnsupportedClassifierVersionError,
+)
+from m2v_format._model import StaticModelData
+from m2v_format._safetensors import read_safetensors, write_safetensors
+from m2v_format._write import write_atomically, write_model_files
+
+CLASSIFIER_FORMAT: Final = "m2v-classifier"
+"""Value of ``format`` in classifier.json (H2)."""
+CLASSIFIER_VERSION: Final = "1.0"
+"""Newest classifier format version this library reads and writes (H3)."""
+CLASSIFIER_JSON: Final = "classifier.json"
+CLASSIFIER_WEIGHTS: Final = "classifier.safetensors"
+MAX_LAYERS: Final = 16
+"""Rule H4: the most dense layers a head may have."""
+
+_VERSION = re.compile(r"^([0-9]+)\.([0-9]+)$")
+_FLOAT_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
+_KNOWN_KEYS = frozenset(
+    {"format", "classifier_version", "task", "classes", "hidden_activation", "threshold", "layers"}
+)
+
+Task = Literal["single-label", "multi-label"]
+Label = str | int
+
+
+@dataclass(frozen=True)
+class ClassifierHead:
+    """A classifier's head: the contents of classifier.json and classifier.safetensors.
+
+    ``weights[i]`` is layer i's ``[out_i, in_i]`` matrix and ``biases[i]`` its ``[out_i]``
+    vector, float32; ``extra`` holds the unknown keys of classifier.json (provenance).
+    """
+
+    task: Task
+    classes: tuple[Label, ...]
+    weights: tuple[npt.NDArray[np.float32], ...]
+    biases: tuple[npt.NDArray[np.float32], ...]
+    hidden_activation: str = "relu"
+    threshold: float = 0.5
+    version: str = CLASSIFIER_VERSION
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def input_dim(self) -> int:
+        """Dimension of the embedding the head takes."""
+        return int(self.weights[0].shape[1])
+
+    def check_input_dim(self, dim: int, path: Path | None = None) -> None:
+        """Rule H8's first link: raise ``ClassifierError`` unless the head takes ``dim``."""
+        if self.input_dim != dim:
+            raise ClassifierError(
+                f"the head takes {self.input_dim}-dimensional inputs but the model gives {dim}",
+                rule="H8",
+                path=path,
+            )
+
+    def logits(self, features: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """Rule H11: the dense layers (ReLU between them) applied to ``[n, input_dim]``."""
+        hidden = np.asarray(features, dtype=np.float32)
+        last = len(self.weights) - 1
+        for index, (weight, bias) in enumerate(zip(self.weights, self.biases, strict=True)):
+            hidden = hidden @ weight.T + bias
+            if index < last:
+                np.maximum(hidden, 0.0, out=hidden)
+        return hidden.astype(np.float32, copy=False)
+
+    def probabilities(self, features: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """Rule H12: softmax (single-label) or sigmoid (multi-label) of the logits."""
+        logits = self.logits(features)
+        out: npt.NDArray[np.float32]
+        if self.task == "multi-label":
+            out = (0.5 * (1.0 + np.tanh(0.5 * logits))).astype(np.float32)
+            return out
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        np.exp(shifted, out=shifted)
+        shifted /= shifted.sum(axis=1, keepdims=True)
+        out = shifted.astype(np.float32, copy=False)
+        return out
+
+    def config(self) -> dict[str, Any]:
+        """The classifier.json object (H2-H5), known keys first, then ``extra``."""
+        document: dict[str, Any] = {
+            "format": CLASSIFIER_FORMAT,
+            "classifier_version": self.version,
+            "task": self.task,
+            "classes": list(self.classes),
+            "layers": len(self.weights),
+            "hidden_activation": self.hidden_activation,
+            "threshold": self.threshold,
+        }
+        for key, value in self.extra.items():
+            document.setdefault(key, value)
+        return document
+
+    def tensors(self) -> dict[str, npt.NDArray[np.float32]]:
+        """The classifier.safetensors tensors (H7), float32."""
+        return head_tensors(self.weights, self.biases)
+
+
+def head_tensors(
+    weights: Sequence[npt.NDArray[Any]], biases: Sequence[npt.NDArray[Any]]
+) -> dict[str, npt.NDArray[np.float32]]:
+    """The ``classifier.safetensors`` tensor dictionary for a list of dense layers (H7)."""
+    tensors: dict[str, npt.NDArray[np.float32]] = {}
+    for index, (weight, bias) in enumerate(zip(weights, biases, strict=True)):
+        tensors[f"layers.{index}.weight"] = np.ascontiguousarray(weight, dtype=np.float32)
+        tensors[f"layers.{index}.bias"] = np.ascontiguousarray(bias, dtype=np.float32)
+    return tensors
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _fail(message: str, rule: str, path: Path) -> ClassifierError:
+    return ClassifierError(message, rule=rule, path=path)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        raw = json.loads(path.read_bytes().decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise _fail(f"not UTF-8 JSON: {error}", "H2", path) from None
+    if not isinstance(raw, dict):
+        raise _fail("the top level must be a JSON object", "H2", path)
+    return raw
+
+
+def _check_version(value: object, path: Path) -> str:
+    if not isinstance(value, str) or not (match := _VERSION.match(value)):
+        raise _fail(f"classifier_version must look like '1.0', got {value!r}", "H3", path)
+    if int(match.group(1)) != 1:
+        raise UnsupportedClassifierVersionError(
+            f"classifier_version {value} is not readable by this runtime (reads 1.x)", path=path
+        )
+    return value
+
+
+def _check_classes(value: object, task: str, path: Path) -> tuple[Label, ...]:
+    if not isinstance(value, list) or not value:
+        raise _fail("classes must be a non-empty JSON array", "H5", path)
+    strings = all(isinstance(c, str) for c in value)
+    integers = all(isinstance(c, int) and not isinstance(c, bool) for c in value)
+    if not (strings or integers):
+        raise _fail("classes must be all strings or all integers", "H5", path)
+    if len(set(value)) != len(value):
+        raise _fail("classes must be distinct", "H5", path)
+    if task == "single-label" and len(value) < 2:
+        raise _fail("a single-label classifier needs at least 2 classes", "H5", path)
+    return tuple(value)
+
+
+def _read_head_tensors(path: Path) -> dict[str, npt.NDArray[Any]]:
+    """The head's tensors, read with the strict safetensors reader (S1-S3, rule H6)."""
+    try:
+        tensors = read_safetensors(path)
+    except FormatError as error:
+        raise _fail(f"{error.code}: {error.message}", "H6", path) from None
+    for name, array in tensors.items():
+        if array.dtype not in _FLOAT_DTYPES:
+            raise _fail(f"tensor {name!r}: dtype {array.dtype} (need F16, F32 or F64)", "H7", path)
+    return tensors
+
+
+def _number_in_unit_interval(value: object) -> bool:
+    return (
+        not isinstance(value, bool)
+        and isinstance(value, int | float)
+        and 0.0 <= float(value) <= 1.0
+    )
+
+
+def _layers(
+    tensors: dict[str, npt.NDArray[Any]], count: int, path: Path
+) -> tuple[list[npt.NDArray[np.float32]], list[npt.NDArray[np.float32]]]:
+    """Rules H7-H9: each layer's weight and bias, chained shapes, finite values."""
+    weights: list[npt.NDArray[np.float32]] = []
+    biases: list[npt.NDArray[np.float32]] = []
+    for index in range(count):
+        for kind in ("weight", "bias"):
+            if f"layers.{index}.{kind}" not in tensors:
+                raise _fail(f"tensor layers.{index}.{kind} missing", "H7", path)
+        weight = tensors[f"layers.{index}.weight"]
+        bias = tensors[f"layers.{index}.bias"]
+        if weight.ndim != 2 or bias.ndim != 1 or bias.shape[0] != weight.shape[0]:
+            raise _fail(
+                f"layer {index}: weight {weight.shape} / bias {bias.shape} do not match", "H8", path
+            )
+        if weights and weight.shape[1] != weights[-1].shape[0]:
+            raise _fail(
+                f"layer {index} takes {weight.shape[1]} inputs but layer {index - 1} gives "
+                f"{weights[-1].shape[0]}",
+                "H8",
+                path,
+            )
+        if weight.shape[0] < 1 or weight.shape[1] < 1:
+            raise _fail(f"layer {index} has an empty dimension", "H8", path)
+        if not (np.isfinite(weight).all() and np.isfinite(bias).all()):
+            raise _fail(f"layer {index} holds NaN or infinite values", "H9", path)
+        weights.append(np.ascontiguousarray(weight, dtype=np.float32))
+        biases.append(np.ascontiguousarray(bias, dtype=np.float32))
+    return weights, biases
+
+
+def load_classifier_head(folder: str | os.PathLike[str]) -> ClassifierHead:
+    """Read and check ``classifier.json`` and ``classifier.safetensors`` of ``folder``.
+
+    Raises:
+        ClassifierNotFoundError: either file is missing (H1).
+        UnsupportedClassifierVersionError: a classifier_version of another major (H3).
+        ClassifierError: any other rule broken; ``rule`` names it.
+    """
+    root = Path(folder)
+    config_path = root / CLASSIFIER_JSON
+    weights_path = root / CLASSIFIER_WEIGHTS
+    for path in (config_path, weights_path):
+        if not path.is_file():
+            raise ClassifierNotFoundError(
+                f"{path.name} missing: not a classifier folder", path=root
+            )
+    config = _read_json(config_path)
+    if config.get("format") != CLASSIFIER_FORMAT:
+        raise _fail(
+            f"format must be {CLASSIFIER_FORMAT!r}, got {config.get('format')!r}", "H2", config_path
+        )
+    version = _check_version(config.get("classifier_version"), config_path)
+    task = config.get("task")
+    if task not in ("single-label", "multi-label"):
+        raise _fail(
+            f"task must be 'single-label' or 'multi-label', got {task!r}", "H4", config_path
+        )
+    classes = _check_classes(config.get("classes"), task, config_path)
+    activation = config.get("hidden_activation", "relu")
+    if activation != "relu":
+        raise _fail(f"hidden_activation must be 'relu', got {activation!r}", "H4", config_path)
+    threshold = config.get("threshold", 0.5)
+    if not _number_in_unit_interval(threshold):
+        raise _fail(f"threshold must be a number in [0, 1], got {threshold!r}", "H4", config_path)
+    layers = config.get("layers")
+    if isinstance(layers, bool) or not isinstance(layers, int) or not 1 <= layers <= MAX_LAYERS:
+        raise _fail(
+            f"layers must be an int in [1, {MAX_LAYERS}], got {layers!r}", "H4", config_path
+        )
+    weights, biases = _layers(_read_head_tensors(weights_path), layers, weights_path)
+    if weights[-1].shape[0] != len(classes):
+        raise _fail(
+            f"the last layer gives {weights[-1].shape[0]} outputs for {len(classes)} classes",
+            "H8",
+            weights_path,
+        )
+    return ClassifierHead(
+        task=task,
+        classes=classes,
+        weights=tuple(weights),
+        biases=tuple(biases),
+        hidden_activation="relu",
+        threshold=float(threshold),
+        version=version,
+        extra={key: value for key, value in config.items() if key not in _KNOWN_KEYS},
+    )
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _write_head(folder: Path, head: ClassifierHead) -> None:
+    with (folder / CLASSIFIER_WEIGHTS).open("xb") as handle:
+        write_safetensors(handle, head.tensors(), metadata={"format": CLASSIFIER_FORMAT})
+        handle.flush()
+        os.fsync(handle.fileno())
+    text = json.dumps(head.config(), indent=2, ensure_ascii=False) + "\n"
+    with (folder / CLASSIFIER_JSON).open("x", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def save_classifier(
+    folder: str | os.PathLike[str],
+    model: StaticModelData,
+    head: ClassifierHead,
+    *,
+    overwrite: bool = False,
+    card: ModelCard | None = None,
+) -> Path:
+    """Write ``model`` and ``head`` as one classifier folder, atomically (H1, W1, W2).
+
+    Returns:
+        The path of the written folder.
+
+    Raises:
+        OutputExistsError: ``folder`` exists and ``overwrite`` is false.
+        ClassifierError: the head does not take the model's dimension (H8).
+        FormatError: the model breaks a rule of spec/format.md.
+    """
+    head.check_input_dim(model.dim)
+    name = Path(folder).name
+
+    def fill(staging: Path) -> None:
+        write_model_files(staging, model, card=card, name=name)
+        _write_head(staging, head)
+
+    return write_atomically(folder, fill, overwrite=overwrite)
