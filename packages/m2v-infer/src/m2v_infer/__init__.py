@@ -29,8 +29,9 @@ from m2v_infer._errors import (
     UnreadableInputError,
     UnsupportedOutputError,
     UnwritableOutputError,
+    WorkerError,
 )
-from m2v_infer._model import UNSET, StaticModel
+from m2v_infer._model import UNSET, StaticModel, WorkerPool
 
 __version__ = _version("m2v-infer")
 """This package's version, read from its installed metadata (one source: pyproject.toml)."""
@@ -52,6 +53,8 @@ __all__ = [
     "UnsupportedClassifierVersionError",
     "UnsupportedOutputError",
     "UnwritableOutputError",
+    "WorkerError",
+    "WorkerPool",
     "__version__",
     "default_model_path",
 ]

@@ -57,6 +57,15 @@ def check_positive(value: object, name: str) -> int:
     return int(value)
 
 
+def check_workers(value: object, name: str = "num_workers") -> int | str:
+    """A count of worker processes (an integer >= 1) or ``"auto"``."""
+    if value == "auto":
+        return "auto"
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or int(value) < 1:
+        raise InvalidArgumentError(f"{name} must be an integer >= 1 or 'auto', got {value!r}")
+    return int(value)
+
+
 def check_dimensions(value: object, dim: int, name: str) -> int | None:
     """``None`` (all dimensions) or an integer in ``1..dim``."""
     if value is None:

@@ -59,6 +59,12 @@ class HubUploadError(InferError):
     code = "hub-upload-failed"
 
 
+class WorkerError(InferError):
+    """A worker process failed or died while encoding (``index``: the batch's first text)."""
+
+    code = "worker-failed"
+
+
 ALL_ERRORS: tuple[type[M2VError], ...] = (
     DefaultModelMissingError,
     InvalidArgumentError,
@@ -67,6 +73,7 @@ ALL_ERRORS: tuple[type[M2VError], ...] = (
     UnsupportedOutputError,
     UnwritableOutputError,
     HubUploadError,
+    WorkerError,
     MissingDependencyError,
 )
 """Every error class m2v-infer raises of its own (``MissingDependencyError`` is m2v-format's)."""

@@ -15,12 +15,7 @@ from typing import Any, overload
 
 import numpy as np
 import numpy.typing as npt
-from m2v_format import (
-    ModelConfig,
-    StaticModelData,
-    load_model,
-    quantize,
-)
+from m2v_format import ModelConfig, StaticModelData, effective_rows, load_model, quantize
 
 from m2v_infer._arguments import (
     UNSET,
@@ -30,6 +25,7 @@ from m2v_infer._arguments import (
     check_max_length,
     check_normalize,
     check_positive,
+    check_workers,
     checked_texts,
     dtype_name,
 )
@@ -37,12 +33,23 @@ from m2v_infer._collect import RowCollector
 from m2v_infer._default import default_model_path
 from m2v_infer._engine import Engine, FloatMatrix, finish
 from m2v_infer._errors import InvalidArgumentError
-from m2v_infer._runner import available_cores, map_batches
+from m2v_infer._runner import available_cores, map_batches, plan_workers
 from m2v_infer._saving import push_folder_to_hub, save_folder
+from m2v_infer._workers import AUTO_MIN_TEXTS, EncodeSettings, ProcessPool, WorkerInit, export_rows
 
 PathLike = str | Path
 
-__all__ = ["UNSET", "StaticModel"]
+__all__ = ["UNSET", "StaticModel", "WorkerPool"]
+
+
+def _default_workers(
+    num_workers: int | str | None, num_threads: int | None, use_multiprocessing: bool
+) -> int | str:
+    """``num_workers`` when given; else one process when the caller asked for threads or no
+    multiprocessing, and ``"auto"`` otherwise."""
+    if num_workers is not None:
+        return num_workers
+    return "auto" if use_multiprocessing and num_threads is None else 1
 
 
 class StaticModel:
@@ -305,14 +312,48 @@ class StaticModel:
         if engine is None:
             with self._lock:
                 if self._engine is None:
-                    self._engine = Engine(self._data)
+                    self._engine = Engine.for_model(self._data)
                 engine = self._engine
         return engine
 
-    def _threads(self, num_threads: int | None, use_multiprocessing: bool) -> int:
-        if num_threads is not None:
-            return check_positive(num_threads, "num_threads")
-        return available_cores() if use_multiprocessing else 1
+    def _threads(self, num_threads: int | None) -> int:
+        return 1 if num_threads is None else check_positive(num_threads, "num_threads")
+
+    # ------------------------------------------------------------------ workers
+
+    def workers(self, num_workers: int | str = "auto") -> WorkerPool:
+        """Start worker processes that encode with this model, for reuse across calls.
+
+        ``num_workers`` is a count or ``"auto"`` (every core this process may use).  Use it
+        as a context manager so the workers stop when you are done::
+
+            with model.workers(4) as pool:
+                for chunk in chunks:
+                    vectors = pool.encode(chunk)
+
+        The pool's ``encode`` and ``encode_iter`` take this model's arguments and return
+        the same vectors, bit for bit.  Starting workers costs about a third of a second
+        (see docs/scale.md); one call of ``encode(..., num_workers=N)`` starts and stops
+        its own.
+
+        Raises:
+            InvalidArgumentError: ``num_workers`` is not a count >= 1 or ``"auto"``.
+            WorkerError: a worker could not start.
+        """
+        checked = check_workers(num_workers)
+        count = available_cores() if checked == "auto" else int(checked)
+        return WorkerPool(self, count)
+
+    def _start_pool(self, count: int) -> ProcessPool:
+        rows = self._engine.rows if self._engine is not None else effective_rows(self._data)
+        folder, rows_file = export_rows(rows)
+        init = WorkerInit(
+            tokenizer_json=self._data.tokenizer.to_str(),
+            rows_file=rows_file,
+            unknown_id=self._data.unknown_token_id,
+            median_length=self._data.median_token_length,
+        )
+        return ProcessPool(init, folder, count, dim=self.dim)
 
     # ------------------------------------------------------------------ encoding
 
@@ -328,6 +369,7 @@ class StaticModel:
         use_multiprocessing: bool = ...,
         multiprocessing_threshold: int = ...,
         dimensions: int | None = ...,
+        num_workers: int | str | None = ...,
         num_threads: int | None = ...,
         **kwargs: Any,
     ) -> npt.NDArray[np.float32]: ...
@@ -344,6 +386,7 @@ class StaticModel:
         use_multiprocessing: bool = ...,
         multiprocessing_threshold: int = ...,
         dimensions: int | None = ...,
+        num_workers: int | str | None = ...,
         num_threads: int | None = ...,
         **kwargs: Any,
     ) -> npt.NDArray[np.float32]: ...
@@ -357,8 +400,9 @@ class StaticModel:
         normalize: bool | None = None,
         batch_size: int = 1024,
         use_multiprocessing: bool = True,
-        multiprocessing_threshold: int = 10_000,
+        multiprocessing_threshold: int = AUTO_MIN_TEXTS,
         dimensions: int | None = None,
+        num_workers: int | str | None = None,
         num_threads: int | None = None,
         **kwargs: Any,
     ) -> npt.NDArray[np.float32]:
@@ -373,24 +417,32 @@ class StaticModel:
             max_length: token limit per text (rules I2/I3); ``None``: no truncation; not
                 passed: the model's :attr:`max_length`.
             normalize: unit-length outputs; ``None``: the model's :attr:`normalize`.
-            batch_size: texts per batch.
-            use_multiprocessing: ``False`` encodes in the calling thread only (unless
-                ``num_threads`` says otherwise); ``True`` uses a thread pool.
-            multiprocessing_threshold: accepted for model2vec compatibility; unused
-                (threads are cheap: any input of more than one batch uses them).
+            batch_size: texts per batch (and per task sent to a worker process).
+            use_multiprocessing: with ``num_workers`` unset, ``True`` means ``"auto"``
+                and ``False`` means one process, as in model2vec.
+            multiprocessing_threshold: the fewest texts for which ``"auto"`` starts worker
+                processes (default: the measured break-even, see docs/scale.md).
             dimensions: keep only the first N dimensions of each output (renormalized when
                 normalizing); ``None``: all :attr:`dim` dimensions.
-            num_threads: worker threads; ``None``: every available core.
+            num_workers: worker processes: a count, or ``"auto"`` - every core this
+                process may use, when the input has at least ``multiprocessing_threshold``
+                texts (below that, starting processes costs more than it saves).  ``1``:
+                this process only.  The vectors are the same bit for bit either way.
+            num_threads: threads in this process when it encodes alone (default 1: the
+                fast path is Python work, a second thread adds little; use processes).
+                Passing it without ``num_workers`` means: this process only.
             kwargs: ignored (model2vec compatibility).
 
         Returns:
             float32 array ``[n, dims]`` (``[dims]`` for a single string).
 
         Raises:
-            InvalidInputError: a text is not a string.
+            InvalidInputError: a text is not a string, or the tokenizer refuses it (its
+                ``index`` names it).
             InvalidArgumentError: an argument is out of range.
+            WorkerError: a worker process failed or died.
         """
-        del multiprocessing_threshold, kwargs
+        del kwargs
         texts, single = as_texts(sentences)
         total = len(texts) if isinstance(texts, Sized) else None
         out_dim = check_dimensions(dimensions, self.dim, "dimensions") or self.dim
@@ -401,7 +453,9 @@ class StaticModel:
             normalize=normalize,
             batch_size=batch_size,
             dimensions=dimensions,
-            threads=self._threads(num_threads, use_multiprocessing),
+            threads=self._threads(num_threads),
+            workers=_default_workers(num_workers, num_threads, use_multiprocessing),
+            threshold=multiprocessing_threshold,
             show_progress_bar=show_progress_bar,
         )
         if total is not None:
@@ -434,16 +488,20 @@ class StaticModel:
         max_length: int | _Unset | None = UNSET,
         normalize: bool | None = None,
         dimensions: int | None = None,
+        num_workers: int | str | None = None,
         num_threads: int | None = None,
         show_progress_bar: bool = False,
     ) -> Iterator[npt.NDArray[np.float32]]:
         """Embed a stream of texts batch by batch, with bounded memory.
 
         Yields one float32 array ``[b, dims]`` per batch of ``batch_size`` consecutive
-        texts (the last may be shorter), in input order.  The input is read lazily and at
-        most two batches per thread are in flight, so a corpus larger than memory can be
-        embedded and written out as it goes.  Arguments are as for :meth:`encode`; a single
-        string counts as one text.  Arguments are checked on the first ``next()``.
+        texts (the last may be shorter), in input order.  The input is read lazily and only
+        a few batches are in flight (two per worker process), so a corpus larger than
+        memory can be embedded and written out as it goes.  ``num_workers`` defaults to
+        ``"auto"``: worker processes once the stream proves longer than the break-even
+        (the first texts are read ahead to find out).  Other arguments are as for
+        :meth:`encode`; a single string counts as one text.  Arguments are checked on the
+        first ``next()``.
         """
         texts, _ = as_texts(sentences)
         total = len(texts) if isinstance(texts, Sized) else None
@@ -455,8 +513,21 @@ class StaticModel:
             normalize=normalize,
             batch_size=batch_size,
             dimensions=dimensions,
-            threads=self._threads(num_threads, True),
+            threads=self._threads(num_threads),
+            workers=_default_workers(num_workers, num_threads, True),
+            threshold=AUTO_MIN_TEXTS,
             show_progress_bar=show_progress_bar,
+        )
+
+    def _settings(
+        self, max_length: int | _Unset | None, normalize: bool | None, dimensions: int | None
+    ) -> EncodeSettings:
+        limit = self._max_length if isinstance(max_length, _Unset) else check_max_length(max_length)
+        checked_normalize = check_normalize(normalize)
+        return EncodeSettings(
+            max_length=limit,
+            normalize=self._normalize if checked_normalize is None else checked_normalize,
+            dimensions=check_dimensions(dimensions, self.dim, "dimensions"),
         )
 
     def _pooled(
@@ -469,18 +540,27 @@ class StaticModel:
         batch_size: int,
         dimensions: int | None,
         threads: int,
+        workers: int | str,
+        threshold: int,
         show_progress_bar: bool,
+        pool: ProcessPool | None = None,
     ) -> Iterator[FloatMatrix]:
-        limit = self._max_length if isinstance(max_length, _Unset) else check_max_length(max_length)
-        checked_normalize = check_normalize(normalize)
-        do_normalize = self._normalize if checked_normalize is None else checked_normalize
+        settings = self._settings(max_length, normalize, dimensions)
         size = check_positive(batch_size, "batch_size")
-        dims = check_dimensions(dimensions, self.dim, "dimensions")
+        if pool is not None:
+            return pool.map(
+                texts, settings, batch_size=size, total=total, show_progress=show_progress_bar
+            )
+        count, texts = plan_workers(
+            workers, texts, total, check_positive(threshold, "multiprocessing_threshold")
+        )
+        if count > 1:
+            return self._on_new_pool(count, texts, settings, size, total, show_progress_bar)
         engine = self._get_engine()
 
         def work(offset: int, batch: list[Any]) -> FloatMatrix:
-            vectors = engine.pool(checked_texts(batch, offset), limit)
-            return finish(vectors, dimensions=dims, normalize=do_normalize)
+            vectors = engine.pool(checked_texts(batch, offset), settings.max_length, offset=offset)
+            return finish(vectors, dimensions=settings.dimensions, normalize=settings.normalize)
 
         return map_batches(
             work,
@@ -491,6 +571,23 @@ class StaticModel:
             show_progress=show_progress_bar,
             rows=len,
         )
+
+    def _on_new_pool(
+        self,
+        count: int,
+        texts: Iterable[Any],
+        settings: EncodeSettings,
+        size: int,
+        total: int | None,
+        show_progress_bar: bool,
+    ) -> Iterator[FloatMatrix]:
+        pool = self._start_pool(count)
+        try:
+            yield from pool.map(
+                texts, settings, batch_size=size, total=total, show_progress=show_progress_bar
+            )
+        finally:
+            pool.close()
 
     def encode_as_sequence(
         self,
@@ -518,7 +615,7 @@ class StaticModel:
             total=total,
             max_length=max_length,
             batch_size=batch_size,
-            threads=self._threads(None, use_multiprocessing),
+            threads=1,
             show_progress_bar=show_progress_bar,
         ):
             result.extend(rows[np.asarray(row, dtype=np.intp)] for row in ids)
@@ -540,7 +637,7 @@ class StaticModel:
             total=len(texts) if isinstance(texts, Sized) else None,
             max_length=self._max_length if isinstance(max_length, _Unset) else max_length,
             batch_size=1024,
-            threads=available_cores(),
+            threads=1,
             show_progress_bar=False,
         ):
             result.extend(ids)
@@ -561,7 +658,7 @@ class StaticModel:
         engine = self._get_engine()
 
         def work(offset: int, batch: list[Any]) -> list[list[int]]:
-            return engine.token_ids(checked_texts(batch, offset), limit)
+            return engine.token_ids(checked_texts(batch, offset), limit, offset=offset)
 
         return map_batches(
             work,
@@ -618,3 +715,103 @@ class StaticModel:
             token=token,
             subfolder=subfolder,
         )
+
+
+class WorkerPool:
+    """Worker processes encoding with one :class:`StaticModel`, reused across calls.
+
+    Made by :meth:`StaticModel.workers`.  :meth:`encode` and :meth:`encode_iter` take the
+    model's arguments (``normalize``, ``max_length``, ``dimensions``, ``batch_size``,
+    ``show_progress_bar``) and return exactly the vectors the model returns in-process.
+    One call at a time; close it (or use ``with``) to stop the processes.
+    """
+
+    def __init__(self, model: StaticModel, num_workers: int) -> None:
+        self.model = model
+        self._pool = model._start_pool(num_workers)
+
+    @property
+    def num_workers(self) -> int:
+        """How many worker processes there are."""
+        return self._pool.num_workers
+
+    @property
+    def pids(self) -> list[int]:
+        """The worker processes' ids."""
+        return self._pool.pids
+
+    @property
+    def closed(self) -> bool:
+        """Whether the workers have been stopped."""
+        return self._pool.closed
+
+    def encode(
+        self,
+        sentences: str | Iterable[str],
+        *,
+        show_progress_bar: bool = False,
+        max_length: int | _Unset | None = UNSET,
+        normalize: bool | None = None,
+        batch_size: int = 1024,
+        dimensions: int | None = None,
+    ) -> npt.NDArray[np.float32]:
+        """:meth:`StaticModel.encode` on this pool's workers."""
+        texts, single = as_texts(sentences)
+        total = len(texts) if isinstance(texts, Sized) else None
+        out_dim = check_dimensions(dimensions, self.model.dim, "dimensions") or self.model.dim
+        collector = RowCollector(out_dim)
+        for chunk in self.encode_iter(
+            texts,
+            show_progress_bar=show_progress_bar,
+            max_length=max_length,
+            normalize=normalize,
+            batch_size=batch_size,
+            dimensions=dimensions,
+            total=total,
+        ):
+            collector.append(chunk)
+        out = collector.result()
+        return out[0] if single else out
+
+    def encode_iter(
+        self,
+        sentences: Iterable[str],
+        *,
+        batch_size: int = 1024,
+        max_length: int | _Unset | None = UNSET,
+        normalize: bool | None = None,
+        dimensions: int | None = None,
+        show_progress_bar: bool = False,
+        total: int | None = None,
+    ) -> Iterator[npt.NDArray[np.float32]]:
+        """:meth:`StaticModel.encode_iter` on this pool's workers (``total`` sizes the bar)."""
+        texts, _ = as_texts(sentences)
+        if total is None and isinstance(texts, Sized):
+            total = len(texts)
+        yield from self.model._pooled(
+            texts,
+            total=total,
+            max_length=max_length,
+            normalize=normalize,
+            batch_size=batch_size,
+            dimensions=dimensions,
+            threads=1,
+            workers=self.num_workers,
+            threshold=1,
+            show_progress_bar=show_progress_bar,
+            pool=self._pool,
+        )
+
+    def close(self) -> None:
+        """Stop the workers and free their shared memory (idempotent)."""
+        self._pool.close()
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else f"pids={self.pids}"
+        return f"WorkerPool(num_workers={self.num_workers}, {state})"

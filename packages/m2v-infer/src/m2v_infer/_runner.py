@@ -14,8 +14,10 @@ import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from itertools import islice
+from itertools import chain, islice
 from typing import Any, TypeVar
+
+from m2v_infer._arguments import check_workers
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -85,6 +87,31 @@ def progress_bar(
     from tqdm import tqdm
 
     return tqdm(total=total, desc=desc, unit="texts", delay=delay, file=sys.stderr)
+
+
+def plan_workers(
+    workers: int | str, texts: Iterable[T], total: int | None, threshold: int
+) -> tuple[int, Iterable[T]]:
+    """How many worker processes to use for ``texts``, and the texts to encode.
+
+    A count is used as given.  ``"auto"`` means every available core, but only for inputs
+    of at least ``threshold`` texts: below that, starting processes costs more than it
+    saves.  For an input of unknown length the first ``threshold`` texts are read ahead to
+    find out; the returned iterable yields them again, then the rest.
+    """
+    checked = check_workers(workers)
+    if checked != "auto":
+        return int(checked), texts
+    cores = available_cores()
+    if cores < 2:
+        return 1, texts
+    if total is not None:
+        return (cores if total >= threshold else 1), texts
+    iterator = iter(texts)
+    head = list(islice(iterator, threshold))
+    if len(head) < threshold:
+        return 1, head
+    return cores, chain(head, iterator)
 
 
 def map_batches(
