@@ -9,6 +9,8 @@ about the output plus one block.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 
 from m2v_infer._engine import FloatMatrix
@@ -55,3 +57,30 @@ class RowCollector:
         self.rows = 0
         self._used = 0
         return out
+
+
+def assemble(chunks: Iterable[FloatMatrix], total: int | None, dim: int) -> FloatMatrix:
+    """Stack consecutive row batches into one ``[rows, dim]`` array.
+
+    With ``total`` known (the input had a length) the output is allocated once and filled;
+    an iterable that yields more or fewer rows than it said still gives every row.
+    Otherwise a :class:`RowCollector` keeps the peak near the output's size.
+    """
+    if total is None:
+        collector = RowCollector(dim)
+        for chunk in chunks:
+            collector.append(chunk)
+        return collector.result()
+    out = np.empty((total, dim), dtype=np.float32)
+    filled = 0
+    extra: list[FloatMatrix] = []
+    for chunk in chunks:
+        end = filled + chunk.shape[0]
+        if end <= total:
+            out[filled:end] = chunk
+        else:  # the iterable yielded more than len() said
+            extra.append(chunk)
+        filled = end
+    if filled < total:
+        return out[:filled]
+    return np.concatenate([out, *extra]) if extra else out

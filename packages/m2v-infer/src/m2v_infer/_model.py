@@ -29,7 +29,7 @@ from m2v_infer._arguments import (
     checked_texts,
     dtype_name,
 )
-from m2v_infer._collect import RowCollector
+from m2v_infer._collect import assemble
 from m2v_infer._default import default_model_path
 from m2v_infer._engine import Engine, FloatMatrix, finish
 from m2v_infer._errors import InvalidArgumentError
@@ -458,26 +458,7 @@ class StaticModel:
             threshold=multiprocessing_threshold,
             show_progress_bar=show_progress_bar,
         )
-        if total is not None:
-            out = np.empty((total, out_dim), dtype=np.float32)
-            filled = 0
-            extra: list[FloatMatrix] = []
-            for chunk in chunks:
-                end = filled + chunk.shape[0]
-                if end <= total:
-                    out[filled:end] = chunk
-                else:  # the iterable yielded more than len() said
-                    extra.append(chunk)
-                filled = end
-            if filled < total:
-                out = out[:filled]
-            elif extra:
-                out = np.concatenate([out, *extra])
-        else:
-            collector = RowCollector(out_dim)
-            for chunk in chunks:
-                collector.append(chunk)
-            out = collector.result()
+        out = assemble(chunks, total, out_dim)
         return out[0] if single else out
 
     def encode_iter(
@@ -759,8 +740,7 @@ class WorkerPool:
         texts, single = as_texts(sentences)
         total = len(texts) if isinstance(texts, Sized) else None
         out_dim = check_dimensions(dimensions, self.model.dim, "dimensions") or self.model.dim
-        collector = RowCollector(out_dim)
-        for chunk in self.encode_iter(
+        chunks = self.encode_iter(
             texts,
             show_progress_bar=show_progress_bar,
             max_length=max_length,
@@ -768,9 +748,8 @@ class WorkerPool:
             batch_size=batch_size,
             dimensions=dimensions,
             total=total,
-        ):
-            collector.append(chunk)
-        out = collector.result()
+        )
+        out = assemble(chunks, total, out_dim)
         return out[0] if single else out
 
     def encode_iter(

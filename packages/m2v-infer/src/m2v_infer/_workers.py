@@ -40,9 +40,10 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing import connection, shared_memory
 from pathlib import Path
+from queue import SimpleQueue
 from typing import Any
 
 import numpy as np
@@ -174,10 +175,36 @@ def _context() -> Any:
 
 @dataclass
 class _Worker:
+    """One worker process, its pipe, and the thread that feeds the pipe.
+
+    Sending a batch blocks while the worker is busy and the pipe is full; a feeder thread
+    per worker does the sending (and the pickling), so the parent never waits on one
+    worker while another has finished.
+    """
+
     process: Any
     conn: connection.Connection
+    queue: SimpleQueue[tuple[Any, ...] | None] = field(default_factory=SimpleQueue)
+    thread: threading.Thread | None = None
     pid: int = 0
     outstanding: int = 0
+
+    def start_feeding(self) -> None:
+        self.thread = threading.Thread(
+            target=_feed, args=(self.conn, self.queue), name="m2v-feed", daemon=True
+        )
+        self.thread.start()
+
+    def send(self, message: tuple[Any, ...]) -> None:
+        self.queue.put(message)
+
+
+def _feed(conn: connection.Connection, queue: SimpleQueue[tuple[Any, ...] | None]) -> None:
+    while (message := queue.get()) is not None:
+        try:
+            conn.send(message)
+        except (OSError, ValueError):
+            return  # the worker is gone; the parent learns it from the process sentinel
 
 
 class _Block:
@@ -223,8 +250,12 @@ def _check_shared_memory(size: int) -> None:
 def _stop(workers: list[_Worker], block: list[_Block | None], folder: str) -> None:
     """Stop every worker (politely, then by force), free the shared memory and temp file."""
     for worker in workers:
-        with contextlib.suppress(OSError, ValueError):
-            worker.conn.send(("stop",))
+        if worker.thread is not None:
+            worker.send(("stop",))
+            worker.queue.put(None)
+        else:  # never fed: tell it directly
+            with contextlib.suppress(OSError, ValueError):
+                worker.conn.send(("stop",))
     deadline = time.monotonic() + STOP_TIMEOUT_S
     for worker in workers:
         worker.process.join(max(0.0, deadline - time.monotonic()))
@@ -234,6 +265,8 @@ def _stop(workers: list[_Worker], block: list[_Block | None], folder: str) -> No
         if worker.process.is_alive():  # pragma: no cover - a worker that ignores SIGTERM
             worker.process.kill()
             worker.process.join()
+        if worker.thread is not None:
+            worker.thread.join(1.0)
         with contextlib.suppress(OSError):
             worker.conn.close()
     workers.clear()
@@ -309,6 +342,7 @@ class ProcessPool:
                 if kind == "init-failed":
                     raise value
                 worker.pid = int(value)
+                worker.start_feeding()
 
     # ----------------------------------------------------------------- encoding
 
