@@ -1,6 +1,6 @@
 """The conformance reader of m2v-format itself.
 
-    python -m m2v_format._conformance_reader REQUESTS.jsonl RESPONSES.jsonl
+    python -m m2v_format._conformance._reader REQUESTS.jsonl RESPONSES.jsonl
 
 Answers each request of the conformance protocol (``spec/conformance/README.md``) with
 ``load_model`` + ``reference_tokenize`` / ``reference_encode``, and reports refusals with the
@@ -49,7 +49,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Read REQUESTS.jsonl, write RESPONSES.jsonl (one line per request, in order)."""
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) != 2:
-        print("usage: python -m m2v_format._conformance_reader REQUESTS RESPONSES", file=sys.stderr)
+        print(
+            "usage: python -m m2v_format._conformance._reader REQUESTS RESPONSES", file=sys.stderr
+        )
         return 2
     with (
         open(args[0], encoding="utf-8") as requests,
