@@ -5,10 +5,10 @@ temporary folder, calls ``<reader command...> REQUESTS.jsonl RESPONSES.jsonl`` o
 timeout), then compares each response with the case's expected output.  The protocol is
 documented in ``spec/conformance/README.md``.
 
-One module per job: ``_suite`` loads the case files (checked against ``case.schema.json``
-by ``_schema``), ``_known`` reads known-failures lists, ``_run`` calls the reader,
-``_compare`` judges its responses, ``_report`` prints and writes the results, ``_cli`` is
-the command line.  ``_reader`` is m2v-format's own reader
+One module per job: ``_suite`` loads the case files (checked against ``case.schema.json`` by
+``_schema``, with the optional ``jsonschema``), ``_known`` reads known-failures lists,
+``_run`` calls the reader, ``_compare`` judges its responses, ``_report`` prints and writes
+the results, ``_cli`` is the command line.  ``_reader`` is m2v-format's own reader
 (``python -m m2v_format._conformance._reader REQUESTS RESPONSES``).
 
 Exit status: 0 when every selected case passes or is a listed known failure; 1 when a case

@@ -4,7 +4,7 @@ Exit status: :data:`~m2v_format.cli.EXIT_OK` when every selected case passes or 
 known failure; :data:`~m2v_format.cli.EXIT_FAILURE` when a case fails unexpectedly, a listed
 known failure passes (stale list), the list names an unknown case or the reader misbehaves
 (crash, timeout, unreadable output); :data:`~m2v_format.cli.EXIT_USAGE` for a bad command
-line or an invalid suite.
+line, an invalid suite or a missing optional dependency.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from m2v_format._conformance._known import read_known_failures, unknown_case_pro
 from m2v_format._conformance._report import print_report, write_report
 from m2v_format._conformance._run import run_reader
 from m2v_format._conformance._suite import load_suite, select_cases
-from m2v_format.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
+from m2v_format._errors import MissingDependencyError
+from m2v_format.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, error_line
 
 PROG = "m2v-conformance"
 DEFAULT_TIMEOUT_S = 600.0
@@ -71,6 +72,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SuiteError as exc:
         print(f"{PROG}: invalid suite:", file=sys.stderr)
         print("\n".join("  " + p for p in exc.problems), file=sys.stderr)
+        return EXIT_USAGE
+    except MissingDependencyError as exc:
+        print(error_line(PROG, exc), file=sys.stderr)
         return EXIT_USAGE
     except OSError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)

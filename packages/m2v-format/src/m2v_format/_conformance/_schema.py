@@ -1,89 +1,82 @@
-"""Case files checked against ``case.schema.json``: a subset of JSON Schema 2020-12.
+"""Case files checked against ``case.schema.json`` with the ``jsonschema`` library.
 
-The runner depends on the standard library only: this validator supports the keywords
-``case.schema.json`` uses.
+``jsonschema`` comes with m2v-format's optional extra ``conformance`` (nothing else in the
+package needs it): it is imported here, when a suite is checked, and its absence is a
+:class:`m2v_format.MissingDependencyError` naming the extra.
 """
 
 from __future__ import annotations
 
-import re
-from typing import Any
+import functools
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
-_JSON_TYPES: dict[str, tuple[type, ...]] = {
-    "object": (dict,),
-    "array": (list,),
-    "string": (str,),
-    "boolean": (bool,),
-    "null": (type(None),),
-    "number": (int, float),
-    "integer": (int,),
-}
+from m2v_format._errors import MissingDependencyError
 
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
+    from jsonschema.protocols import Validator
 
-def _is_type(value: Any, name: str) -> bool:
-    if isinstance(value, bool) and name in ("number", "integer"):
-        return False
-    if name == "integer" and isinstance(value, float):
-        return value.is_integer()
-    return isinstance(value, _JSON_TYPES[name])
+INSTALL_HINT = 'pip install "m2v-format[conformance]"'
 
 
-def schema_errors(value: Any, schema: Any, root: Any | None = None, where: str = "$") -> list[str]:
-    """Errors of ``value`` against ``schema`` (a subset of JSON Schema 2020-12).
+def schema_errors(value: Any, schema: Any) -> list[str]:
+    """Every error of ``value`` against ``schema`` (JSON Schema draft 2020-12), as text.
 
-    Supported: boolean schemas, $ref to "#/$defs/...", type, const, enum, required,
-    properties, additionalProperties, items, minItems, minLength, pattern, minimum,
-    if/then/else.  Unknown keywords are ignored, as JSON Schema says.
+    Each error is ``PATH: MESSAGE``, PATH being the JSON path of the value at fault (``$``,
+    ``$.inputs.max_length``, ``$.rules[0]``); an empty list means ``value`` is valid.
     """
-    root = schema if root is None else root
-    if schema is True:
-        return []
-    if schema is False:
-        return [f"{where}: not allowed here"]
-    if not isinstance(schema, dict):
-        return [f"{where}: invalid schema {schema!r}"]
-    if "$ref" in schema:
-        ref = str(schema["$ref"])
-        if not ref.startswith("#/$defs/"):
-            return [f"{where}: unsupported $ref {ref}"]
-        return schema_errors(value, root["$defs"][ref.removeprefix("#/$defs/")], root, where)
+    return schema_checker(schema)(value)
 
-    errors: list[str] = []
-    if "type" in schema:
-        names = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
-        if not any(_is_type(value, n) for n in names):
-            return [f"{where}: expected {' or '.join(names)}, got {type(value).__name__}"]
-    if "const" in schema and value != schema["const"]:
-        errors.append(f"{where}: must be {schema['const']!r}")
-    if "enum" in schema and value not in schema["enum"]:
-        errors.append(f"{where}: must be one of {schema['enum']!r}")
-    if isinstance(value, str):
-        if len(value) < schema.get("minLength", 0):
-            errors.append(f"{where}: shorter than {schema['minLength']}")
-        if "pattern" in schema and re.search(schema["pattern"], value) is None:
-            errors.append(f"{where}: {value!r} does not match {schema['pattern']}")
-    if _is_type(value, "number") and "minimum" in schema and value < schema["minimum"]:
-        errors.append(f"{where}: {value} is less than {schema['minimum']}")
-    if isinstance(value, list):
-        if len(value) < schema.get("minItems", 0):
-            errors.append(f"{where}: fewer than {schema['minItems']} items")
-        if "items" in schema:
-            for i, item in enumerate(value):
-                errors += schema_errors(item, schema["items"], root, f"{where}[{i}]")
-    if isinstance(value, dict):
-        for key in schema.get("required", []):
-            if key not in value:
-                errors.append(f"{where}: missing required key {key!r}")
-        properties = schema.get("properties", {})
-        for key, item in value.items():
-            if key in properties:
-                errors += schema_errors(item, properties[key], root, f"{where}.{key}")
-            elif "additionalProperties" in schema:
-                errors += schema_errors(
-                    item, schema["additionalProperties"], root, f"{where}.{key}"
-                )
-    if "if" in schema:
-        branch = "then" if not schema_errors(value, schema["if"], root, where) else "else"
-        if branch in schema:
-            errors += schema_errors(value, schema[branch], root, where)
-    return errors
+
+def schema_checker(schema: Any) -> Callable[[Any], list[str]]:
+    """:func:`schema_errors` against ``schema``, built once for many values.
+
+    ``schema`` is assumed valid (see :func:`schema_problems`).
+    """
+    validator = _validator_class()(schema)
+    return functools.partial(_messages, validator)
+
+
+def schema_problems(schema: Any) -> list[str]:
+    """Why ``schema`` is not a valid draft 2020-12 schema, in the same form (empty if it is)."""
+    validator_class = _validator_class()
+    return _messages(validator_class(validator_class.META_SCHEMA), schema)
+
+
+def _messages(validator: Validator, value: Any) -> list[str]:
+    """``PATH: MESSAGE`` for every error ``validator`` finds in ``value``."""
+    return [f"{error.json_path}: {error.message}" for error in validator.iter_errors(value)]
+
+
+def _validator_class() -> type[Validator]:
+    """jsonschema's draft 2020-12 validator, each error at its path; needs jsonschema.
+
+    jsonschema (4.26) reports a value that a ``false`` subschema of ``properties`` refuses
+    without its path (``$`` instead of ``$.error_code``): this validator reports it at the
+    property, with jsonschema's own message.
+    """
+    try:
+        from jsonschema import Draft202012Validator, ValidationError, validators
+    except ImportError:
+        raise MissingDependencyError(
+            f"checking a conformance suite needs jsonschema: {INSTALL_HINT}"
+        ) from None
+    base = Draft202012Validator.VALIDATORS["properties"]
+
+    def properties(
+        validator: Validator, properties: Mapping[str, Any], instance: Any, schema: Any
+    ) -> Iterator[ValidationError]:
+        """jsonschema's ``properties``, with the path of each value a ``false`` refuses."""
+        if validator.is_type(instance, "object"):
+            for name, subschema in properties.items():
+                if subschema is False and name in instance:
+                    message = f"False schema does not allow {instance[name]!r}"
+                    yield ValidationError(message, path=[name], instance=instance[name])
+        kept = {name: subschema for name, subschema in properties.items() if subschema is not False}
+        yield from base(validator, kept, instance, schema)
+
+    extended: type[Validator] = validators.extend(  # type: ignore[no-untyped-call]  # untyped in the stubs
+        Draft202012Validator, {"properties": properties}
+    )
+    return extended

@@ -7,7 +7,6 @@ under ``models/`` the cases name (``spec/conformance/README.md``).
 from __future__ import annotations
 
 import fnmatch
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +15,9 @@ from typing import Any
 import numpy as np
 
 from m2v_format._conformance._errors import SuiteError
-from m2v_format._conformance._schema import schema_errors
+from m2v_format._conformance._schema import schema_checker, schema_problems
+from m2v_format._errors import InvalidJSONError
+from m2v_format._json import read_json
 
 SCHEMA_FILE = "case.schema.json"
 
@@ -53,23 +54,24 @@ class Case:
 def load_suite(suite: Path) -> list[Case]:
     """Load every case of ``suite``, checking each file against the schema and the model folders.
 
-    Raises SuiteError listing every problem found.
+    Raises SuiteError listing every problem found, and MissingDependencyError when
+    jsonschema (the extra ``conformance``) is not installed.
     """
     suite = suite.resolve()
     schema_path = suite / SCHEMA_FILE
     cases_dir = suite / "cases"
     if not schema_path.is_file() or not cases_dir.is_dir():
         raise SuiteError([f"{suite} is not a conformance suite: {SCHEMA_FILE} or cases/ missing"])
-    schema = json.loads(schema_path.read_text(encoding="utf-8"))
+    schema_errors = schema_checker(_read_schema(schema_path))
     problems: list[str] = []
     cases: list[Case] = []
     for path in sorted(cases_dir.glob("*.json")):
         try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            problems.append(f"{path.name}: not UTF-8 JSON: {exc}")
+            doc = read_json(path, dict)
+        except InvalidJSONError as error:
+            problems.append(f"{path.name}: {error.message}")
             continue
-        errors = schema_errors(doc, schema)
+        errors = schema_errors(doc)
         if not errors:
             case, errors = _case_from_document(doc, suite)
             if doc["id"] != path.stem:
@@ -95,6 +97,18 @@ def select_cases(cases: Sequence[Case], patterns: Iterable[str] | None) -> list[
     if not patterns:
         return list(cases)
     return [c for c in cases if any(fnmatch.fnmatchcase(c.id, p) for p in patterns)]
+
+
+def _read_schema(path: Path) -> dict[str, Any]:
+    """``case.schema.json``, read and checked against the draft 2020-12 meta-schema."""
+    try:
+        schema: dict[str, Any] = read_json(path, dict)
+    except InvalidJSONError as error:
+        raise SuiteError([f"{path.name}: {error.message}"]) from None
+    problems = schema_problems(schema)
+    if problems:
+        raise SuiteError([f"{path.name}: invalid JSON Schema: {p}" for p in problems])
+    return schema
 
 
 def _case_from_document(doc: dict[str, Any], suite: Path) -> tuple[Case | None, list[str]]:
