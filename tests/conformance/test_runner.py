@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from m2v_format import MissingDependencyError
-from m2v_format._conformance import SuiteError, load_suite, read_known_failures, schema_errors
+from m2v_format import ConformanceError, M2VError, MissingDependencyError, SuiteError
+from m2v_format._conformance import load_suite, read_known_failures, schema_errors
 
 SUITE = Path(__file__).resolve().parents[2] / "spec" / "conformance"
 # In request order (the runner sends cases sorted by id).
@@ -354,6 +354,18 @@ def test_case_files_must_be_strict_json(mini_suite: Path) -> None:
     (mini_suite / "cases" / "wordpiece-basic.json").write_text('{"id": NaN}')
     with pytest.raises(SuiteError, match=re.escape("wordpiece-basic.json: not valid JSON: NaN")):
         load_suite(mini_suite)
+
+
+def test_suite_errors_are_m2v_errors(mini_suite: Path) -> None:
+    (mini_suite / "cases" / "wordpiece-basic.json").write_text("[]")
+    with pytest.raises(M2VError) as excinfo:
+        load_suite(mini_suite)
+    error = excinfo.value
+    assert isinstance(error, SuiteError)
+    assert isinstance(error, ConformanceError)
+    assert error.code == "invalid-suite"
+    assert error.problems == ["wordpiece-basic.json: top-level value is list, expected an object"]
+    assert error.path == mini_suite.resolve()
 
 
 def test_missing_jsonschema_is_a_usage_error(

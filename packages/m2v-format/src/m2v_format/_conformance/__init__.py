@@ -18,7 +18,7 @@ fails unexpectedly, a listed known failure passes (stale list) or the reader mis
 
 from m2v_format._conformance._cli import DEFAULT_TIMEOUT_S, build_parser, main
 from m2v_format._conformance._compare import Outcome, Result, check_response, evaluate
-from m2v_format._conformance._errors import SuiteError
+from m2v_format._conformance._errors import ConformanceError, SuiteError
 from m2v_format._conformance._known import read_known_failures
 from m2v_format._conformance._run import ReaderRun, run_reader
 from m2v_format._conformance._schema import schema_errors
@@ -28,6 +28,7 @@ __all__ = [
     "DEFAULT_TIMEOUT_S",
     "SCHEMA_FILE",
     "Case",
+    "ConformanceError",
     "Outcome",
     "ReaderRun",
     "Result",

@@ -61,7 +61,9 @@ def load_suite(suite: Path) -> list[Case]:
     schema_path = suite / SCHEMA_FILE
     cases_dir = suite / "cases"
     if not schema_path.is_file() or not cases_dir.is_dir():
-        raise SuiteError([f"{suite} is not a conformance suite: {SCHEMA_FILE} or cases/ missing"])
+        raise SuiteError(
+            [f"{suite} is not a conformance suite: {SCHEMA_FILE} or cases/ missing"], path=suite
+        )
     schema_errors = schema_checker(_read_schema(schema_path))
     problems: list[str] = []
     cases: list[Case] = []
@@ -87,7 +89,7 @@ def load_suite(suite: Path) -> list[Case]:
             problems.append(f"duplicate case id {case.id}")
         seen.add(case.id)
     if problems:
-        raise SuiteError(problems)
+        raise SuiteError(problems, path=suite)
     return cases
 
 
@@ -104,10 +106,10 @@ def _read_schema(path: Path) -> dict[str, Any]:
     try:
         schema: dict[str, Any] = read_json(path, dict)
     except InvalidJSONError as error:
-        raise SuiteError([f"{path.name}: {error.message}"]) from None
+        raise SuiteError([f"{path.name}: {error.message}"], path=path) from None
     problems = schema_problems(schema)
     if problems:
-        raise SuiteError([f"{path.name}: invalid JSON Schema: {p}" for p in problems])
+        raise SuiteError([f"{path.name}: invalid JSON Schema: {p}" for p in problems], path=path)
     return schema
 
 
