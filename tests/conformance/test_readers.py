@@ -25,7 +25,7 @@ def _known(name: str) -> list[str]:
 def test_reference_reader_passes_everything(run_conformance: Any) -> None:
     assert _known("m2v-format.txt") == []
     result = run_conformance(
-        [sys.executable, "-m", "m2v_format._conformance_reader"],
+        [sys.executable, "-m", "m2v_format._conformance._reader"],
         extra=["--codes", "m2v", "--known-failures", str(KNOWN_FAILURES / "m2v-format.txt")],
     )
     assert result.exit_code == 0, result.output

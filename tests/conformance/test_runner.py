@@ -7,6 +7,7 @@ above each requested model), then misbehaves in the way its MODE asks.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sys
 import textwrap
@@ -14,11 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from m2v_format._conformance import SuiteError, load_suite, read_known_failures, schema_errors
+from m2v_format import ConformanceError, M2VError, MissingDependencyError, SuiteError
+from m2v_format._conformance import load_suite, read_known_failures, schema_errors
 
 SUITE = Path(__file__).resolve().parents[2] / "spec" / "conformance"
 # In request order (the runner sends cases sorted by id).
 MINI_CASES = ["empty-batch", "invalid-embeddings-nan", "max-length-null", "wordpiece-basic"]
+INSTALL = 'pip install "m2v-format[conformance]"'
 
 FAKE_READER = textwrap.dedent(
     """
@@ -265,13 +268,22 @@ def test_read_known_failures_keeps_reasons(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda d: d.pop("rules"), "missing required key 'rules'"),
-        (lambda d: d.update(surprise=1), "$.surprise: not allowed here"),
+        (lambda d: d.pop("rules"), "$: 'rules' is a required property"),
+        (
+            lambda d: d.update(surprise=1),
+            "$: Additional properties are not allowed ('surprise' was unexpected)",
+        ),
         (lambda d: d.update(id="other-id"), "differs from the file name"),
         (lambda d: d.update(model="models/nowhere"), "does not exist in the suite"),
-        (lambda d: d["inputs"].update(max_length=0), "0 is less than 1"),
-        (lambda d: d.pop("tolerance"), "missing required key 'tolerance'"),
-        (lambda d: d.update(error_code="x", rule="T4"), "$.error_code: not allowed here"),
+        (
+            lambda d: d["inputs"].update(max_length=0),
+            "$.inputs.max_length: 0 is less than the minimum of 1",
+        ),
+        (lambda d: d.pop("tolerance"), "$: 'tolerance' is a required property"),
+        (
+            lambda d: d.update(error_code="x", rule="T4"),
+            "$.error_code: False schema does not allow 'x'",
+        ),
         (lambda d: d["expected"]["embeddings"].pop(), "one row per text"),
     ],
 )
@@ -299,13 +311,15 @@ def test_invalid_case_needs_its_rule_listed(mini_suite: Path) -> None:
         load_suite(mini_suite)
 
 
-def test_schema_subset() -> None:
+def test_schema_errors_name_the_json_path() -> None:
+    """Case files are checked by jsonschema (draft 2020-12); every error says where it is."""
     schema = {
         "type": "object",
         "required": ["a"],
         "properties": {
             "a": {"type": ["integer", "null"], "minimum": 1},
             "b": {"$ref": "#/$defs/word"},
+            "c": {"type": "array", "items": {"$ref": "#/$defs/word"}},
         },
         "additionalProperties": False,
         "if": {"properties": {"a": {"const": None}}},
@@ -314,14 +328,56 @@ def test_schema_subset() -> None:
     }
     assert schema_errors({"a": 2}, schema) == []
     assert schema_errors({"a": None, "b": "ok"}, schema) == []
-    assert schema_errors({"a": True}, schema) == ["$.a: expected integer or null, got bool"]
+    assert schema_errors({"a": True}, schema) == ["$.a: True is not of type 'integer', 'null'"]
     assert schema_errors({"a": 1.0}, schema) == []
-    assert schema_errors({"a": None}, schema) == ["$: missing required key 'b'"]
+    assert schema_errors({"a": None}, schema) == ["$: 'b' is a required property"]
     assert schema_errors({"a": 0, "b": "X"}, schema) == [
-        "$.a: 0 is less than 1",
-        "$.b: 'X' does not match ^[a-z]+$",
+        "$.a: 0 is less than the minimum of 1",
+        "$.b: 'X' does not match '^[a-z]+$'",
     ]
-    assert schema_errors([], schema) == ["$: expected object, got list"]
+    assert schema_errors({"a": 2, "c": ["ok", "No"]}, schema) == [
+        "$.c[1]: 'No' does not match '^[a-z]+$'"
+    ]
+    assert schema_errors({"a": 2, "d": 1}, schema) == [
+        "$: Additional properties are not allowed ('d' was unexpected)"
+    ]
+    assert schema_errors([], schema) == ["$: [] is not of type 'object'"]
+
+
+def test_an_invalid_schema_is_an_invalid_suite(mini_suite: Path) -> None:
+    (mini_suite / "case.schema.json").write_text(json.dumps({"type": "no-such-type"}))
+    with pytest.raises(SuiteError, match=r"case.schema.json: invalid JSON Schema: \$.type: "):
+        load_suite(mini_suite)
+
+
+def test_case_files_must_be_strict_json(mini_suite: Path) -> None:
+    (mini_suite / "cases" / "wordpiece-basic.json").write_text('{"id": NaN}')
+    with pytest.raises(SuiteError, match=re.escape("wordpiece-basic.json: not valid JSON: NaN")):
+        load_suite(mini_suite)
+
+
+def test_suite_errors_are_m2v_errors(mini_suite: Path) -> None:
+    (mini_suite / "cases" / "wordpiece-basic.json").write_text("[]")
+    with pytest.raises(M2VError) as excinfo:
+        load_suite(mini_suite)
+    error = excinfo.value
+    assert isinstance(error, SuiteError)
+    assert isinstance(error, ConformanceError)
+    assert error.code == "invalid-suite"
+    assert error.problems == ["wordpiece-basic.json: top-level value is list, expected an object"]
+    assert error.path == mini_suite.resolve()
+
+
+def test_missing_jsonschema_is_a_usage_error(
+    run_conformance: Any, fake: Any, mini_suite: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "jsonschema", None)  # import now raises ImportError
+    with pytest.raises(MissingDependencyError, match=re.escape(INSTALL)):
+        load_suite(mini_suite)
+    result = run_conformance(fake("perfect"), suite=mini_suite)
+    assert result.exit_code == 2
+    assert "m2v-conformance: error[missing-dependency]: " in result.output
+    assert INSTALL in result.output
 
 
 def test_refusing_a_valid_model_fails(run_conformance: Any, fake: Any, mini_suite: Path) -> None:

@@ -44,6 +44,8 @@ CONTRACT = {
     "reference_tokenize",
     "HubUnavailableError",  # the former name of MissingDependencyError
     *(error.__name__ for error in ALL_ERRORS),
+    "ConformanceError",  # the conformance runner's family (m2v_format._conformance)
+    "SuiteError",
 }
 
 

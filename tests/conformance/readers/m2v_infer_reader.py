@@ -9,7 +9,6 @@ so the runner can compare error codes (``--codes m2v``).
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
@@ -36,15 +35,9 @@ def answer(request: dict[str, Any]) -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 2:
-        print("usage: m2v_infer_reader.py REQUESTS.jsonl RESPONSES.jsonl", file=sys.stderr)
-        return 2
-    with open(argv[0], encoding="utf-8") as requests, open(argv[1], "w", encoding="utf-8") as out:
-        for line in requests:
-            if line.strip():
-                out.write(json.dumps(answer(json.loads(line))) + "\n")
-                out.flush()
-    return 0
+    from m2v_format._conformance._reader import serve  # the protocol's request loop
+
+    return serve(answer, argv, usage="usage: m2v_infer_reader.py REQUESTS.jsonl RESPONSES.jsonl")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ the embeddings only.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
@@ -48,19 +47,13 @@ def answer(request: dict[str, Any]) -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 2:
-        print(
-            "usage: sentence_transformers_reader.py REQUESTS.jsonl RESPONSES.jsonl", file=sys.stderr
-        )
-        return 2
+    from m2v_format._conformance._reader import serve  # the protocol's request loop
+
     logging.disable(logging.WARNING)
     warnings.simplefilter("ignore")
-    with open(argv[0], encoding="utf-8") as requests, open(argv[1], "w", encoding="utf-8") as out:
-        for line in requests:
-            if line.strip():
-                out.write(json.dumps(answer(json.loads(line))) + "\n")
-                out.flush()
-    return 0
+    return serve(
+        answer, argv, usage="usage: sentence_transformers_reader.py REQUESTS.jsonl RESPONSES.jsonl"
+    )
 
 
 if __name__ == "__main__":

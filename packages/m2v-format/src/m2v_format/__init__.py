@@ -23,6 +23,7 @@ from m2v_format._classifier import (
     save_classifier,
 )
 from m2v_format._config import FORMAT_VERSION, SUPPORTED_MAJOR, ModelConfig
+from m2v_format._conformance._errors import ConformanceError, SuiteError
 from m2v_format._errors import (
     ClassifierError,
     ClassifierNotFoundError,
@@ -146,4 +147,7 @@ __all__ = [  # noqa: RUF022 - grouped by topic, sorted within each group
     "UnsupportedDtypeError",
     "UnsupportedFormatVersionError",
     "VocabularySizeMismatchError",
+    # Errors: the conformance runner (m2v-conformance)
+    "ConformanceError",
+    "SuiteError",
 ]

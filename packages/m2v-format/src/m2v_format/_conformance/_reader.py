@@ -1,21 +1,26 @@
-"""The conformance reader of m2v-format itself.
+"""The conformance reader of m2v-format itself, and the reader side of the protocol.
 
-    python -m m2v_format._conformance_reader REQUESTS.jsonl RESPONSES.jsonl
+    python -m m2v_format._conformance._reader REQUESTS.jsonl RESPONSES.jsonl
 
 Answers each request of the conformance protocol (``spec/conformance/README.md``) with
 ``load_model`` + ``reference_tokenize`` / ``reference_encode``, and reports refusals with the
-m2v error codes (run the suite with ``--codes m2v``).
+m2v error codes (run the suite with ``--codes m2v``).  :func:`serve` is the request loop
+every Python reader shares (the adapters in ``tests/conformance/readers/`` use it too).
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from m2v_format import load_model, reference_encode, reference_tokenize
 from m2v_format._errors import FormatError
+from m2v_format.cli import EXIT_OK, EXIT_USAGE
+
+Answer = Callable[[dict[str, Any]], dict[str, Any]]
+"""A reader's answer to one request: the response line, as a dict."""
 
 
 def answer(request: dict[str, Any]) -> dict[str, Any]:
@@ -45,21 +50,32 @@ def answer(request: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Read REQUESTS.jsonl, write RESPONSES.jsonl (one line per request, in order)."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    if len(args) != 2:
-        print("usage: python -m m2v_format._conformance_reader REQUESTS RESPONSES", file=sys.stderr)
-        return 2
+def serve(answer: Answer, argv: Sequence[str], *, usage: str) -> int:
+    """Answer REQUESTS.jsonl into RESPONSES.jsonl (``argv``), one line per request, in order.
+
+    Each response is flushed as soon as it is written, so a reader that crashes midway
+    keeps its earlier answers.  Other arguments print ``usage`` and give status 2.
+    """
+    if len(argv) != 2:
+        print(usage, file=sys.stderr)
+        return EXIT_USAGE
     with (
-        open(args[0], encoding="utf-8") as requests,
-        open(args[1], "w", encoding="utf-8", newline="\n") as responses,
+        open(argv[0], encoding="utf-8") as requests,
+        open(argv[1], "w", encoding="utf-8", newline="\n") as responses,
     ):
         for line in requests:
             if line.strip():
                 responses.write(json.dumps(answer(json.loads(line))) + "\n")
                 responses.flush()
-    return 0
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Read REQUESTS.jsonl, write RESPONSES.jsonl (one line per request, in order)."""
+    args = sys.argv[1:] if argv is None else argv
+    return serve(
+        answer, args, usage="usage: python -m m2v_format._conformance._reader REQUESTS RESPONSES"
+    )
 
 
 if __name__ == "__main__":
