@@ -23,10 +23,10 @@ from m2v_format._classifier import (
     save_classifier,
 )
 from m2v_format._config import FORMAT_VERSION, SUPPORTED_MAJOR, ModelConfig
-from m2v_format._conformance._errors import ConformanceError, SuiteError
 from m2v_format._errors import (
     ClassifierError,
     ClassifierNotFoundError,
+    ConformanceError,
     DeviceUnavailableError,
     FormatError,
     HeaderTooLargeError,
@@ -48,6 +48,7 @@ from m2v_format._errors import (
     OutputExistsError,
     SafetensorsHeaderError,
     SubfolderEscapeError,
+    SuiteError,
     TensorShapeError,
     TruncatedFileError,
     UnsupportedClassifierVersionError,

@@ -26,6 +26,7 @@ inventing another.  ``tests/test_errors.py`` collects every class and checks thi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -306,6 +307,29 @@ class UnsupportedClassifierVersionError(ClassifierError):
     rule = "H3"
 
 
+# --------------------------------------------------------------------------- conformance
+
+
+class ConformanceError(M2VError):
+    """The conformance runner cannot do its job (m2v-conformance's family)."""
+
+    code = "conformance-error"
+
+
+class SuiteError(ConformanceError):
+    """The suite folder, a case file or the known-failures list is invalid.
+
+    Attributes:
+        problems: every problem found, one line each (the message joins them).
+    """
+
+    code = "invalid-suite"
+
+    def __init__(self, problems: Sequence[str], *, path: str | Path | None = None) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems), path=path)
+
+
 RULE_ERRORS: tuple[type[FormatError], ...] = (
     ModelNotFoundError,
     MissingFileError,
@@ -340,8 +364,10 @@ KIND_ERRORS: tuple[type[M2VError], ...] = (
     DeviceUnavailableError,
     FormatError,
     ClassifierError,
+    ConformanceError,
+    SuiteError,
 )
-"""The kinds of failure every package shares, and the two format families."""
+"""The kinds of failure every package shares, the format families and the runner's."""
 
 ALL_ERRORS: tuple[type[M2VError], ...] = (M2VError, *KIND_ERRORS, *RULE_ERRORS)
 """Every error class m2v-format defines."""

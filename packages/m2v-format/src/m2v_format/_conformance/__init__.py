@@ -18,11 +18,11 @@ fails unexpectedly, a listed known failure passes (stale list) or the reader mis
 
 from m2v_format._conformance._cli import DEFAULT_TIMEOUT_S, build_parser, main
 from m2v_format._conformance._compare import Outcome, Result, check_response, evaluate
-from m2v_format._conformance._errors import ConformanceError, SuiteError
 from m2v_format._conformance._known import read_known_failures
 from m2v_format._conformance._run import ReaderRun, run_reader
 from m2v_format._conformance._schema import schema_errors
 from m2v_format._conformance._suite import SCHEMA_FILE, Case, load_suite, select_cases
+from m2v_format._errors import ConformanceError, SuiteError
 
 __all__ = [
     "DEFAULT_TIMEOUT_S",

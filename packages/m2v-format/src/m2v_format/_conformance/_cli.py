@@ -17,12 +17,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from m2v_format._conformance._compare import evaluate
-from m2v_format._conformance._errors import SuiteError
 from m2v_format._conformance._known import read_known_failures, unknown_case_problems
 from m2v_format._conformance._report import print_report, write_report
 from m2v_format._conformance._run import run_reader
 from m2v_format._conformance._suite import load_suite, select_cases
-from m2v_format._errors import MissingDependencyError
+from m2v_format._errors import MissingDependencyError, SuiteError
 from m2v_format.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, error_line
 
 PROG = "m2v-conformance"

@@ -14,9 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from m2v_format._conformance._errors import SuiteError
 from m2v_format._conformance._schema import schema_checker, schema_problems
-from m2v_format._errors import InvalidJSONError
+from m2v_format._errors import InvalidJSONError, SuiteError
 from m2v_format._json import read_json
 
 SCHEMA_FILE = "case.schema.json"
