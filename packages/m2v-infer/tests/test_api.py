@@ -325,3 +325,16 @@ def test_bundled_default_model_matches_the_reference(real_corpus: list[str]) -> 
     texts = real_corpus[::5]
     expected = reference_encode(load_model(model.path), texts, max_length=model.max_length)
     assert np.abs(model.encode(texts) - expected).max() <= 1e-6
+
+
+def test_constructor_refuses_a_table_that_does_not_fit_the_tokenizer(potion: StaticModel) -> None:
+    """Like model2vec, at construction: 100 rows for a 29,528-token vocabulary would raise an
+    IndexError later, or silently give wrong vectors for texts whose ids are all below 100."""
+    from m2v_format import VocabularySizeMismatchError
+
+    with pytest.raises(VocabularySizeMismatchError, match="100 rows but the tokenizer has 29528"):
+        StaticModel(np.zeros((100, 8), dtype=np.float32), potion.tokenizer)
+    with pytest.raises(FormatError, match="NaN"):
+        StaticModel(np.full((29528, 4), np.nan, dtype=np.float32), potion.tokenizer)
+    built = StaticModel(np.ones((29528, 4), dtype=np.float32), potion.tokenizer)
+    assert built.encode("fine").shape == (4,)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -322,3 +323,22 @@ def test_subprocess(potion_path: Path, potion: StaticModel) -> None:
     )
     assert failed.returncode == 1
     assert "model-not-found" in failed.stderr
+
+
+def test_bytes_that_are_not_utf8_are_a_clean_error(potion_path: Path) -> None:
+    """stdin and argv arrive with surrogate escapes under a UTF-8 locale: the command names
+    the line or argument instead of failing inside the tokenizers library."""
+    command = [sys.executable, "-m", "m2v_format.cli", "encode", "-m", str(potion_path)]
+    env = {**os.environ, "LC_ALL": "C.UTF-8", "PYTHONIOENCODING": ""}
+    piped = subprocess.run(command, input=b"fine\ncaf\xe9\n", capture_output=True, env=env)
+    assert piped.returncode == 1
+    assert b"error[unreadable-input]: stdin is not valid utf-8 (line 2" in piped.stderr
+    assert b"Traceback" not in piped.stderr
+    argument = subprocess.run([*command, b"caf\xe9"], capture_output=True, env=env)  # type: ignore[list-item]
+    assert argument.returncode == 1
+    assert b"error[unreadable-input]: argument 1 is not valid UTF-8" in argument.stderr
+    latin = subprocess.run(
+        [*command, "--encoding", "latin-1"], input=b"caf\xe9\n", capture_output=True, env=env
+    )
+    assert latin.returncode == 0, latin.stderr
+    assert json.loads(latin.stdout)["text"] == "café"

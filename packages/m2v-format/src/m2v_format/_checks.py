@@ -205,3 +205,63 @@ def first(errors: Sequence[FormatError]) -> None:
     """Raise the first error, if any."""
     if errors:
         raise errors[0]
+
+
+def check_arrays(
+    embeddings: np.ndarray[Any, Any],
+    weights: np.ndarray[Any, Any] | None,
+    mapping: np.ndarray[Any, Any] | None,
+    scale: float | None,
+    *,
+    vocab_size: int,
+    largest_token_id: int,
+    path: Path | None = None,
+) -> None:
+    """Rules T2-T7 on in-memory arrays (a model built in code, or about to be written).
+
+    Raises the first error found (``UnsupportedDtypeError`` for a dtype the format has no
+    name for).
+    """
+    from m2v_format._safetensors import dtype_name
+
+    def meta(name: str, array: np.ndarray[Any, Any] | None) -> TensorMeta | None:
+        if array is None:
+            return None
+        try:
+            kind = dtype_name(array.dtype)
+        except ValueError:
+            raise UnsupportedDtypeError(
+                f"tensor {name!r} has dtype {array.dtype}, which the format cannot store",
+                path=path,
+            ) from None
+        return TensorMeta(name, kind, tuple(array.shape))
+
+    scale_array = None if scale is None else np.array([scale], dtype="<f4")
+    embeddings_meta = meta(EMBEDDINGS, embeddings)
+    assert embeddings_meta is not None
+    first(
+        check_structure(
+            embeddings_meta,
+            meta(WEIGHTS, weights),
+            meta(MAPPING, mapping),
+            meta(SCALE, scale_array),
+            path,
+        )
+    )
+    first(
+        check_vocabulary(
+            int(embeddings.shape[0]),
+            None if weights is None else len(weights),
+            None if mapping is None else len(mapping),
+            vocab_size,
+            path,
+            largest_token_id=largest_token_id,
+        )
+    )
+    if mapping is not None:
+        first(check_mapping_range(mapping, int(embeddings.shape[0]), path))
+    if scale is not None:
+        first(check_scale_value(scale, path))
+    first(check_finite(EMBEDDINGS, embeddings, path))
+    if weights is not None:
+        first(check_finite(WEIGHTS, weights, path))

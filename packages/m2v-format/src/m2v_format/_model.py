@@ -121,6 +121,25 @@ class StaticModelData:
             stats.median_length = median_token_length(vocab)
             stats.largest_id = max(vocab.values(), default=-1)
 
+    def check(self) -> None:
+        """Check rules T2-T7 on the arrays (a model built in code): shapes, dtypes, the
+        vocabulary size against the tokenizer, mapping range, scale, finite values.
+
+        Raises:
+            FormatError: the first rule broken (``vocab-size-mismatch``, ...).
+        """
+        from m2v_format._checks import check_arrays
+
+        check_arrays(
+            np.asarray(self.embeddings),
+            None if self.weights is None else np.asarray(self.weights),
+            None if self.mapping is None else np.asarray(self.mapping),
+            self.embeddings_scale,
+            vocab_size=self.vocab_size,
+            largest_token_id=self.largest_token_id,
+            path=self.path,
+        )
+
     def dequantized_embeddings(self) -> np.ndarray[Any, np.dtype[np.float32]]:
         """E' of rule I5 as float32: int8 times ``embeddings_scale`` when set.
 

@@ -18,18 +18,14 @@ from m2v_format._checks import (
     MAPPING,
     SCALE,
     WEIGHTS,
-    TensorMeta,
-    check_finite,
+    check_arrays,
     check_mapping_range,
-    check_scale_value,
-    check_structure,
-    check_vocabulary,
     first,
 )
 from m2v_format._errors import OutputExistsError, UnsupportedDtypeError
 from m2v_format._layout import CONFIG, MODULES, README, SAFETENSORS, TOKENIZER
 from m2v_format._model import StaticModelData
-from m2v_format._safetensors import dtype_name, write_safetensors
+from m2v_format._safetensors import write_safetensors
 from m2v_format._tokenizer import copy_tokenizer, model_type, without_padding_or_truncation
 
 STATIC_EMBEDDING_TYPE = "sentence_transformers.models.StaticEmbedding"
@@ -78,29 +74,14 @@ def writer_tensors(model: StaticModelData) -> dict[str, np.ndarray[Any, Any]]:
     if model.embeddings_scale is not None:
         tensors[SCALE] = np.array([model.embeddings_scale], dtype="<f4")
 
-    def meta(name: str) -> TensorMeta | None:
-        array = tensors.get(name)
-        return None if array is None else TensorMeta(name, dtype_name(array.dtype), array.shape)
-
-    embeddings_meta = meta(EMBEDDINGS)
-    assert embeddings_meta is not None
-    first(check_structure(embeddings_meta, meta(WEIGHTS), meta(MAPPING), meta(SCALE), None))
-    weights, mapping = tensors.get(WEIGHTS), tensors.get(MAPPING)
-    first(
-        check_vocabulary(
-            int(embeddings.shape[0]),
-            None if weights is None else len(weights),
-            None if mapping is None else len(mapping),
-            model.vocab_size,
-            None,
-            largest_token_id=model.largest_token_id,
-        )
+    check_arrays(
+        embeddings,
+        tensors.get(WEIGHTS),
+        tensors.get(MAPPING),
+        model.embeddings_scale,
+        vocab_size=model.vocab_size,
+        largest_token_id=model.largest_token_id,
     )
-    if model.embeddings_scale is not None:
-        first(check_scale_value(model.embeddings_scale, None))
-    first(check_finite(EMBEDDINGS, embeddings, None))
-    if weights is not None:
-        first(check_finite(WEIGHTS, weights, None))
     return tensors
 
 

@@ -8,11 +8,12 @@ reported by the dispatcher with their code) and give exit status 1; usage errors
 from __future__ import annotations
 
 import argparse
+import codecs
 import sys
 from collections import deque
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
 from m2v_format.cli import EXIT_OK, EXIT_USAGE, folder_size, format_size, or_none, positive_int
 
@@ -63,7 +64,9 @@ def register_encode(subparsers: Any) -> None:
     )
     parser.add_argument("texts", nargs="*", metavar="TEXT", help="texts to embed")
     parser.add_argument("--file", "-f", metavar="PATH", help="read texts, one per line (- = stdin)")
-    parser.add_argument("--encoding", default="utf-8", help="encoding of --file (default utf-8)")
+    parser.add_argument(
+        "--encoding", default="utf-8", help="encoding of --file and stdin (default utf-8)"
+    )
     parser.add_argument(
         "--model",
         "-m",
@@ -164,9 +167,47 @@ def register_quantize(subparsers: Any) -> None:
 # --------------------------------------------------------------------------- encode
 
 
-def _lines(stream: Iterable[str]) -> Iterator[str]:
-    for line in stream:
-        yield line[:-1] if line.endswith("\n") else line
+def decoded_lines(stream: BinaryIO, encoding: str, source: str) -> Iterator[str]:
+    """The lines of a byte stream, decoded strictly, newlines (``\\n``, ``\\r\\n``, ``\\r``)
+    removed.  Invalid bytes raise ``UnreadableInputError`` naming ``source`` and the line."""
+    from m2v_infer._errors import UnreadableInputError
+
+    try:
+        decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    except LookupError:
+        raise UnreadableInputError(f"unknown --encoding {encoding!r}") from None
+    pending = ""
+    number = 0
+    for chunk in iter(lambda: stream.read(1 << 16), b""):
+        try:
+            pending += decoder.decode(chunk)
+        except UnicodeDecodeError as error:
+            valid = chunk[: error.start].decode(encoding, errors="replace")
+            line = number + len(_split_lines(pending + valid))
+            raise UnreadableInputError(
+                f"{source} is not valid {encoding} (line {line}: {error.reason}); "
+                "pass --encoding (e.g. latin-1)"
+            ) from None
+        held = "\r" if pending.endswith("\r") else ""  # maybe half of a "\r\n"
+        lines = _split_lines(pending[: len(pending) - len(held)])
+        pending = lines.pop() + held
+        for line_text in lines:
+            number += 1
+            yield line_text
+    try:
+        pending += decoder.decode(b"", final=True)
+    except UnicodeDecodeError as error:
+        raise UnreadableInputError(
+            f"{source} ends inside a character ({error.reason}); pass --encoding"
+        ) from None
+    lines = _split_lines(pending)
+    if lines[-1] == "":
+        lines.pop()  # the newline ending the last line
+    yield from lines
+
+
+def _split_lines(text: str) -> list[str]:
+    return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
 
 
 def _count_lines(path: Path) -> int | None:
@@ -186,27 +227,37 @@ def _file_lines(path: Path, encoding: str) -> Iterator[str]:
     from m2v_infer._errors import UnreadableInputError
 
     try:
-        handle = path.open(encoding=encoding)
-    except (OSError, LookupError) as error:
+        handle = path.open("rb")
+    except OSError as error:
         raise UnreadableInputError(f"cannot read --file: {error}", path=path) from None
     with handle:
-        try:
-            yield from _lines(handle)
-        except UnicodeDecodeError as error:
-            raise UnreadableInputError(
-                f"not valid {encoding} ({error.reason} at byte {error.start}); "
-                "pass --encoding (e.g. latin-1)",
-                path=path,
-            ) from None
+        yield from decoded_lines(handle, encoding, f"--file {path}")
 
 
-def _stdin_lines(stdin: TextIO) -> Iterator[str]:
+def _stdin_lines(stdin: TextIO, encoding: str) -> Iterator[str]:
+    """Lines of stdin, decoded strictly (Python's own stdin hides bad bytes as surrogates)."""
+    buffer = getattr(stdin, "buffer", None)
+    if buffer is None:  # a text stream without bytes underneath (tests, embedding apps)
+        for line in stdin:
+            yield line[:-1] if line.endswith("\n") else line
+        return
+    yield from decoded_lines(buffer, encoding, "stdin")
+
+
+def _argument_texts(texts: list[str]) -> list[str]:
+    """The TEXT arguments; bytes that were not valid UTF-8 are an error, not surrogates."""
     from m2v_infer._errors import UnreadableInputError
 
-    try:
-        yield from _lines(stdin)
-    except UnicodeDecodeError as error:
-        raise UnreadableInputError(f"stdin is not valid UTF-8 ({error.reason})") from None
+    for number, text in enumerate(texts, start=1):
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise UnreadableInputError(
+                f"argument {number} is not valid UTF-8 for this locale: "
+                f"{text.encode('utf-8', 'surrogateescape')!r}; pass it through --file with "
+                "--encoding instead"
+            ) from None
+    return texts
 
 
 def _texts(args: argparse.Namespace) -> tuple[Iterable[str], int | None] | None:
@@ -214,15 +265,15 @@ def _texts(args: argparse.Namespace) -> tuple[Iterable[str], int | None] | None:
     if args.texts and args.file is not None:
         return None
     if args.texts:
-        return list(args.texts), len(args.texts)
+        return _argument_texts(list(args.texts)), len(args.texts)
     if args.file == "-":
-        return _stdin_lines(sys.stdin), None
+        return _stdin_lines(sys.stdin, args.encoding), None
     if args.file is not None:
         path = Path(args.file)
         return _file_lines(path, args.encoding), _count_lines(path)
     if sys.stdin is None or sys.stdin.isatty():
         return None
-    return _stdin_lines(sys.stdin), None
+    return _stdin_lines(sys.stdin, args.encoding), None
 
 
 def run_encode(args: argparse.Namespace) -> int:

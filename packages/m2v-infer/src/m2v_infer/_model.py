@@ -90,6 +90,11 @@ class StaticModel:
         ``normalize`` and ``max_length`` are authoritative: they override the values in
         ``config``.  The tokenizer is copied (later changes to it do not affect the model).
         Most code calls :meth:`from_pretrained` instead.
+
+        Raises:
+            FormatError: the arrays break a rule of the format, e.g.
+                ``VocabularySizeMismatchError`` when ``vectors`` has fewer rows than the
+                tokenizer has tokens (and no ``token_mapping``).
         """
         data = StaticModelData(
             embeddings=np.asarray(vectors),
@@ -98,6 +103,7 @@ class StaticModel:
             weights=None if weights is None else np.asarray(weights),
             mapping=None if token_mapping is None else np.asarray(token_mapping),
         )
+        data.check()  # as model2vec: a table that does not fit the tokenizer is refused now
         self._setup(data, normalize=normalize, max_length=max_length)
         self.base_model_name = base_model_name
         self.language = language

@@ -108,7 +108,8 @@ def model_facts(path: str, subfolder: str | None = None) -> dict[str, Any]:
         "vocabulary_quantized": model.mapping is not None,
         "token_weights": model.weights is not None,
         "normalize": model.normalize,
-        "max_length": model.config.max_length,
+        "max_length": model.config.default_max_length,  # what encoding uses (rule I9)
+        "max_length_in_config": model.config.has_max_length,
         "tokenizer_model": json.loads(model.tokenizer.to_str())["model"]["type"],
         "size_on_disk_bytes": folder_size(folder),
     }
