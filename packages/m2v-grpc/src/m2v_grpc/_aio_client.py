@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from functools import partial
@@ -23,13 +22,14 @@ from m2v_grpc._batching import (
     Batcher,
     StreamResult,
     batch_results,
+    embed_requests,
     encode_texts,
     iter_outputs,
-    message_budget,
-    split_ranges,
+    tokenize_requests,
 )
 from m2v_grpc._client_core import (
     ClientSettings,
+    RetryBudget,
     RetryPolicy,
     TLSOptions,
     Vector,
@@ -98,22 +98,12 @@ class AsyncEmbedClient:
     async def _retrying(
         self, call: Callable[..., Awaitable[_T]], timeout: float | None, offset: int = 0
     ) -> _T:
-        policy = self._settings.retry
-        deadline = None if timeout is None else time.monotonic() + timeout
-        attempt = 0
+        budget = RetryBudget(self._settings.retry, timeout)
         while True:
-            attempt += 1
-            remaining = None if deadline is None else max(0.001, deadline - time.monotonic())
             try:
-                return await call(timeout=remaining)
+                return await call(timeout=budget.remaining())
             except grpc.RpcError as rpc_error:
-                error = error_from_rpc(rpc_error, index_offset=offset)
-                if not error.retryable or attempt >= policy.max_attempts:
-                    raise error from None
-                pause = policy.delay(attempt)
-                if deadline is not None and time.monotonic() + pause >= deadline:
-                    raise error from None
-                await asyncio.sleep(pause)
+                await asyncio.sleep(budget.pause(error_from_rpc(rpc_error, index_offset=offset)))
 
     def _timeout(self, timeout: float | None) -> float | None:
         return self._settings.timeout if timeout is None else timeout
@@ -151,19 +141,13 @@ class AsyncEmbedClient:
                 raise UnknownModelError(f"no model named {model!r} is served") from None
             return empty_result(dims, dtype)
         parts: list[Vector] = []
-        ranges = split_ranges(
-            [len(p) for p in payloads],
-            info.limits.max_items_per_message,
-            message_budget(info.limits),
-        )
-        for start, stop in ranges:
-            request = embed_pb2.EmbedRequest(texts=payloads[start:stop], options=options)
+        for begin, stop, request in embed_requests(payloads, info.limits, options):
             response = await self._retrying(
                 partial(self._stub.Embed, request, metadata=self._metadata),
                 self._timeout(timeout),
-                offset=start,
+                offset=begin,
             )
-            parts.append(decode_embeddings(response.embeddings, expected_rows=stop - start))
+            parts.append(decode_embeddings(response.embeddings, expected_rows=stop - begin))
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     async def tokenize(
@@ -179,19 +163,11 @@ class AsyncEmbedClient:
         info = await self.info()
         payloads = encode_texts(texts, info.limits)
         result: list[list[int]] = []
-        ranges = split_ranges(
-            [len(p) for p in payloads],
-            info.limits.max_items_per_message,
-            message_budget(info.limits),
-        )
-        for start, stop in ranges:
-            request = embed_pb2.TokenizeRequest(texts=payloads[start:stop], model=model or "")
-            if max_length is not None:
-                request.max_length = max_length
+        for begin, request in tokenize_requests(payloads, info.limits, model, max_length):
             response = await self._retrying(
                 partial(self._stub.Tokenize, request, metadata=self._metadata),
                 self._timeout(timeout),
-                offset=start,
+                offset=begin,
             )
             result.extend(list(entry.ids) for entry in response.tokens)
         return result
@@ -220,18 +196,16 @@ class AsyncEmbedClient:
         options = build_options(model, normalize, dimensions, dtype, max_length)
         window = max(1, max_in_flight or info.limits.max_in_flight_per_stream)
         run = _AsyncStreamRun(texts, Batcher(info.limits, batch_size), options, window)
-        deadline = None if timeout is None else time.monotonic() + timeout
-        policy = self._settings.retry
-        failures = 0
+        budget = RetryBudget(self._settings.retry, timeout)
         while True:
-            remaining = None if deadline is None else max(0.001, deadline - time.monotonic())
+            remaining = budget.remaining()
             call = self._stub.EmbedStream(timeout=remaining, metadata=self._metadata)
             writer = asyncio.create_task(run.write_all(call))
             error: EmbedServiceError | None = None
             try:
                 while (response := await call.read()) is not aio.EOF:
                     results = run.answered(response)
-                    failures = 0
+                    budget.progressed()
                     for result in iter_outputs(results, return_errors):
                         yield result
             except grpc.RpcError as rpc_error:
@@ -246,13 +220,7 @@ class AsyncEmbedClient:
                 return
             if error is None:
                 error = UnavailableError("the stream ended before every message was answered")
-            failures += 1
-            if not error.retryable or failures >= policy.max_attempts:
-                raise error
-            pause = policy.delay(failures)
-            if deadline is not None and time.monotonic() + pause >= deadline:
-                raise error
-            await asyncio.sleep(pause)
+            await asyncio.sleep(budget.pause(error))
             run.requeue()
 
 

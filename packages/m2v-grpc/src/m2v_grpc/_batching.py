@@ -60,6 +60,36 @@ def split_ranges(sizes: Sequence[int], max_items: int, max_bytes: int) -> list[t
     return ranges
 
 
+def _message_ranges(payloads: Sequence[bytes], limits: Limits) -> list[tuple[int, int]]:
+    return split_ranges(
+        [len(p) for p in payloads], limits.max_items_per_message, message_budget(limits)
+    )
+
+
+def embed_requests(
+    payloads: Sequence[bytes], limits: Limits, options: embed_pb2.EmbedOptions
+) -> list[tuple[int, int, embed_pb2.EmbedRequest]]:
+    """The unary ``Embed`` requests for a list of texts, within the server's limits:
+    ``(start, stop, request)`` with texts ``payloads[start:stop]``."""
+    return [
+        (start, stop, embed_pb2.EmbedRequest(texts=payloads[start:stop], options=options))
+        for start, stop in _message_ranges(payloads, limits)
+    ]
+
+
+def tokenize_requests(
+    payloads: Sequence[bytes], limits: Limits, model: str | None, max_length: int | None
+) -> list[tuple[int, embed_pb2.TokenizeRequest]]:
+    """The unary ``Tokenize`` requests for a list of texts: ``(start, request)``."""
+    requests = []
+    for start, stop in _message_ranges(payloads, limits):
+        request = embed_pb2.TokenizeRequest(texts=payloads[start:stop], model=model or "")
+        if max_length is not None:
+            request.max_length = max_length
+        requests.append((start, request))
+    return requests
+
+
 @dataclass
 class Batch:
     """One stream request message: consecutive inputs starting at ``start``."""

@@ -24,13 +24,14 @@ from m2v_grpc._batching import (
     Batcher,
     StreamResult,
     batch_results,
+    embed_requests,
     encode_texts,
     iter_outputs,
-    message_budget,
-    split_ranges,
+    tokenize_requests,
 )
 from m2v_grpc._client_core import (
     ClientSettings,
+    RetryBudget,
     RetryPolicy,
     TLSOptions,
     Vector,
@@ -108,22 +109,12 @@ class EmbedClient:
         self.close()
 
     def _retrying(self, call: Callable[..., _T], timeout: float | None, offset: int = 0) -> _T:
-        policy = self._settings.retry
-        deadline = None if timeout is None else time.monotonic() + timeout
-        attempt = 0
+        budget = RetryBudget(self._settings.retry, timeout)
         while True:
-            attempt += 1
-            remaining = None if deadline is None else max(0.001, deadline - time.monotonic())
             try:
-                return call(timeout=remaining)
+                return call(timeout=budget.remaining())
             except grpc.RpcError as rpc_error:
-                error = error_from_rpc(rpc_error, index_offset=offset)
-                if not error.retryable or attempt >= policy.max_attempts:
-                    raise error from None
-                pause = policy.delay(attempt)
-                if deadline is not None and time.monotonic() + pause >= deadline:
-                    raise error from None
-                time.sleep(pause)
+                time.sleep(budget.pause(error_from_rpc(rpc_error, index_offset=offset)))
 
     def _timeout(self, timeout: float | None) -> float | None:
         return self._settings.timeout if timeout is None else timeout
@@ -167,19 +158,13 @@ class EmbedClient:
             dims = dimensions or self._model_dims(info, model)
             return empty_result(dims, dtype)
         parts: list[Vector] = []
-        ranges = split_ranges(
-            [len(p) for p in payloads],
-            info.limits.max_items_per_message,
-            message_budget(info.limits),
-        )
-        for start, stop in ranges:
-            request = embed_pb2.EmbedRequest(texts=payloads[start:stop], options=options)
+        for begin, stop, request in embed_requests(payloads, info.limits, options):
             response = self._retrying(
                 partial(self._stub.Embed, request, metadata=self._metadata),
                 self._timeout(timeout),
-                offset=start,
+                offset=begin,
             )
-            parts.append(decode_embeddings(response.embeddings, expected_rows=stop - start))
+            parts.append(decode_embeddings(response.embeddings, expected_rows=stop - begin))
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def tokenize(
@@ -195,19 +180,11 @@ class EmbedClient:
         info = self.info()
         payloads = encode_texts(texts, info.limits)
         result: list[list[int]] = []
-        ranges = split_ranges(
-            [len(p) for p in payloads],
-            info.limits.max_items_per_message,
-            message_budget(info.limits),
-        )
-        for start, stop in ranges:
-            request = embed_pb2.TokenizeRequest(texts=payloads[start:stop], model=model or "")
-            if max_length is not None:
-                request.max_length = max_length
+        for begin, request in tokenize_requests(payloads, info.limits, model, max_length):
             response = self._retrying(
                 partial(self._stub.Tokenize, request, metadata=self._metadata),
                 self._timeout(timeout),
-                offset=start,
+                offset=begin,
             )
             result.extend(list(entry.ids) for entry in response.tokens)
         return result
@@ -242,18 +219,16 @@ class EmbedClient:
         options = build_options(model, normalize, dimensions, dtype, max_length)
         window = max(1, max_in_flight or info.limits.max_in_flight_per_stream)
         run = _StreamRun(iter(texts), Batcher(info.limits, batch_size), options, window)
-        deadline = None if timeout is None else time.monotonic() + timeout
-        policy = self._settings.retry
-        failures = 0
+        budget = RetryBudget(self._settings.retry, timeout)
         while True:
-            remaining = None if deadline is None else max(0.001, deadline - time.monotonic())
+            remaining = budget.remaining()
             requests = run.requests()
             call = self._stub.EmbedStream(requests, timeout=remaining, metadata=self._metadata)
             error: EmbedServiceError | None = None
             try:
                 for response in call:
                     results = run.answered(response)
-                    failures = 0
+                    budget.progressed()
                     yield from iter_outputs(results, return_errors)
             except grpc.RpcError as rpc_error:
                 error = error_from_rpc(rpc_error)
@@ -265,13 +240,7 @@ class EmbedClient:
                 return
             if error is None:  # ended OK with messages unanswered: the server drained
                 error = UnavailableError("the stream ended before every message was answered")
-            failures += 1
-            if not error.retryable or failures >= policy.max_attempts:
-                raise error
-            pause = policy.delay(failures)
-            if deadline is not None and time.monotonic() + pause >= deadline:
-                raise error
-            time.sleep(pause)
+            time.sleep(budget.pause(error))
             run.requeue()
 
     @staticmethod

@@ -8,6 +8,7 @@ Nothing here does I/O; ``_client`` and ``_aio_client`` only add the calls.
 from __future__ import annotations
 
 import random
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,44 @@ class RetryPolicy:
         """Seconds to wait before try number ``attempt + 1`` (``attempt`` >= 1)."""
         ceiling = min(self.max_backoff, self.initial_backoff * self.multiplier ** (attempt - 1))
         return random.uniform(0.0, ceiling)
+
+
+class RetryBudget:
+    """The retry decisions of one call (or one stream) under a policy and a deadline.
+
+    Shared by the blocking and the asyncio client, which differ only in how they sleep::
+
+        budget = RetryBudget(policy, timeout)
+        while True:
+            try:
+                return call(timeout=budget.remaining())
+            except grpc.RpcError as rpc_error:
+                time.sleep(budget.pause(error_from_rpc(rpc_error)))  # or raises it
+    """
+
+    def __init__(self, policy: RetryPolicy, timeout: float | None) -> None:
+        self.policy = policy
+        self.deadline = None if timeout is None else time.monotonic() + timeout
+        self.failures = 0
+
+    def remaining(self) -> float | None:
+        """Seconds left before the deadline (at least 1 ms), or ``None``: no deadline."""
+        return None if self.deadline is None else max(0.001, self.deadline - time.monotonic())
+
+    def pause(self, error: EmbedServiceError) -> float:
+        """Seconds to wait before retrying after ``error``; raises it when out of budget
+        (not retryable, too many failures in a row, or the deadline would pass)."""
+        self.failures += 1
+        if not error.retryable or self.failures >= self.policy.max_attempts:
+            raise error from None
+        pause = self.policy.delay(self.failures)
+        if self.deadline is not None and time.monotonic() + pause >= self.deadline:
+            raise error from None
+        return pause
+
+    def progressed(self) -> None:
+        """A stream got an answer: failures are counted afresh."""
+        self.failures = 0
 
 
 @dataclass(frozen=True)
