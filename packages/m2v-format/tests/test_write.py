@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -330,3 +331,13 @@ def test_potion_round_trip(tmp_path: Path, potion_path: Path) -> None:
 def test_model_data_from_arrays_is_writable(tmp_path: Path) -> None:
     model = StaticModelData(np.ones((12, 3), np.float32), tiny_model().tokenizer)
     assert load_model(save_model(tmp_path / "x", model)).dim == 3
+
+
+def test_an_int8_table_warns_that_sentence_transformers_cannot_load_it(tmp_path: Path) -> None:
+    from m2v_format import quantize
+
+    with pytest.warns(UserWarning, match="not in sentence-transformers"):
+        save_model(tmp_path / "int8", quantize(tiny_model(), "int8"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        save_model(tmp_path / "f16", quantize(tiny_model(), "float16"))

@@ -6,6 +6,7 @@ import json
 import os
 import secrets
 import shutil
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -147,8 +148,16 @@ def _sentence_transformers_loads(tensors: dict[str, np.ndarray[Any, Any]]) -> bo
     return bool(tensors[EMBEDDINGS].dtype.kind == "f")
 
 
+INT8_SENTENCE_TRANSFORMERS_NOTE = (
+    "an int8 table loads in m2v-infer and model2vec but not in sentence-transformers, whose "
+    "StaticEmbedding needs floating-point weights; write float16 or float32 for it"
+)
+
+
 def _fill(folder: Path, model: StaticModelData, card: ModelCard, name: str) -> None:
     tensors = writer_tensors(model)
+    if not _sentence_transformers_loads(tensors):
+        warnings.warn(INT8_SENTENCE_TRANSFORMERS_NOTE, UserWarning, stacklevel=4)
     config = writer_config(model, tensors)
     _write_weights(folder / SAFETENSORS, tensors)
     tokenizer = model.tokenizer
