@@ -96,6 +96,7 @@ from m2v_testkit._vocabularies import (
     teacher_bpe,
     teacher_unigram,
     teacher_wordpiece,
+    tiny_tokenizer,
 )
 
 __all__ = [
@@ -161,6 +162,7 @@ __all__ = [
     "tensor_entry",
     "testdata_policy",
     "tiny_model",
+    "tiny_tokenizer",
     "topic_texts",
     "tweets",
     "unigram_tokenizer",

@@ -15,8 +15,8 @@ from numpy.typing import DTypeLike
 from tokenizers import Tokenizer
 
 from m2v_testkit._safetensors import raw_safetensors, tensor_entry
-from m2v_testkit._tokenizers import vocab_size, wordlevel_tokenizer
-from m2v_testkit._vocabularies import TINY_WORDS
+from m2v_testkit._tokenizers import vocab_size
+from m2v_testkit._vocabularies import TINY_WORDS, tiny_tokenizer
 
 _MODEL2VEC = ModelConfig(model_type="model2vec", architectures=("StaticModel",))
 
@@ -37,7 +37,7 @@ def tiny_model(
     """A small model: random normal rows (``seed``) for every token of ``tokenizer``.
 
     Args:
-        tokenizer: default a WordLevel tokenizer over :data:`TINY_WORDS` (12 tokens).
+        tokenizer: default :func:`tiny_tokenizer` (WordLevel, 12 tokens).
         dim: columns of the embedding table.
         dtype: the stored dtype; ``int8`` stores random integers in [-127, 127].
         normalize: the config's ``normalize``.
@@ -47,7 +47,7 @@ def tiny_model(
         scale: ``embeddings_scale`` (int8 models).
         config: the other config keys (default: model_type model2vec, StaticModel).
     """
-    tokenizer = tokenizer if tokenizer is not None else wordlevel_tokenizer(TINY_WORDS)
+    tokenizer = tokenizer if tokenizer is not None else tiny_tokenizer()
     rng = np.random.default_rng(seed)
     size = vocab_size(tokenizer)
     rows = size if clusters is None else clusters
@@ -88,7 +88,7 @@ def write_raw_model(
     Args:
         tensors: arrays for :func:`raw_safetensors`, or the whole model.safetensors bytes.
         config: config.json as an object or raw text (default ``{"normalize": true}``).
-        tokenizer: tokenizer.json as a tokenizer or raw text (default: over TINY_WORDS).
+        tokenizer: tokenizer.json as a tokenizer or raw text (default :func:`tiny_tokenizer`).
     """
     folder.mkdir(parents=True, exist_ok=True)
     if isinstance(tensors, bytes):
@@ -99,7 +99,7 @@ def write_raw_model(
     config = {"normalize": True} if config is None else config
     text = config if isinstance(config, str) else json.dumps(config)
     (folder / "config.json").write_text(text, encoding="utf-8")
-    tokenizer = wordlevel_tokenizer(TINY_WORDS) if tokenizer is None else tokenizer
+    tokenizer = tiny_tokenizer() if tokenizer is None else tokenizer
     document = tokenizer if isinstance(tokenizer, str) else tokenizer.to_str()
     (folder / "tokenizer.json").write_text(document, encoding="utf-8")
     return folder

@@ -27,6 +27,12 @@ TINY_WORDS: tuple[str, ...] = (
 )  # fmt: skip
 """Twelve words: id i is ``TINY_WORDS[i]``."""
 
+
+def tiny_tokenizer(*, unk_token: str | None = "[UNK]") -> Tokenizer:
+    """The WordLevel tokenizer over :data:`TINY_WORDS` (no unknown token with None)."""
+    return wordlevel_tokenizer(TINY_WORDS, unk_token=unk_token)
+
+
 # -- the reference-parity tokenizers -----------------------------------------------------
 
 SMALL_WORDS: tuple[str, ...] = (
