@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from m2v_testkit import require_testdata, rotten_tomatoes_texts, testdata_policy
+from m2v_testkit import needs_testdata, require_testdata, rotten_tomatoes_texts
 
 
 @pytest.fixture(scope="session")
@@ -23,6 +23,6 @@ def minilm_path() -> Path:
 @pytest.fixture(scope="session")
 def sentences() -> list[str]:
     """A few hundred real sentences (Rotten Tomatoes reviews and plots), some long."""
-    with testdata_policy():
+    with needs_testdata():
         texts = rotten_tomatoes_texts()
     return [text.strip() for text in texts[:2000]][::7][:300]

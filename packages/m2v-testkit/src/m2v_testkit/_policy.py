@@ -1,7 +1,7 @@
 """One policy for tests whose data set is missing: fail, saying how to fetch it, or skip.
 
 A test (or fixture) that needs real data gets it through :func:`require_testdata`, or
-wraps its loading in :func:`testdata_policy`.  When the data cannot be fetched (no network,
+wraps its loading in :func:`needs_testdata`.  When the data cannot be fetched (no network,
 no cache) the test FAILS with a message naming the command that fetches it, so a missing
 cache never passes silently.  Setting ``M2V_TESTDATA_MISSING=skip`` turns those failures
 into skips, for machines that knowingly run without the data.
@@ -60,7 +60,7 @@ def report_missing(error: FetchError) -> NoReturn:
 
 
 @contextlib.contextmanager
-def testdata_policy() -> Iterator[None]:
+def needs_testdata() -> Iterator[None]:
     """Report a :class:`FetchError` raised inside with :func:`report_missing`."""
     try:
         yield

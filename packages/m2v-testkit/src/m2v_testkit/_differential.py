@@ -1,6 +1,8 @@
-"""Shared pieces of the fast-path tests: the library reference and tokenizer variants.
+"""Pieces of differential tokenization tests: the tokenizers library as the reference
+(rules I2-I4), plain pooling, stress texts, and variants of a real tokenizer's pipeline.
 
-No tests here (the name only keeps the fast-path test files together).
+A faster encoder is checked by giving it and the library the same texts; these helpers
+compute the library's answer and generate the texts.
 """
 
 from __future__ import annotations
@@ -12,11 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from m2v_format import mean_pool, normalize_rows
 from tokenizers import AddedToken, Tokenizer
 from tokenizers import normalizers as norm
 from tokenizers import pre_tokenizers as pre
 
-TRICKY = (
+TRICKY_CHARACTERS = (
     "\t\n\r\x0b\x0c\x00\x01\x1c\x1f\x7f\x85\xa0\u1680\u2000\u200a\u2028\u2029\u202f\u205f"
     "\u3000\u200b\u200c\u200d\u2060\ufeff\ufffd\ufffe\uffff\u00ad\u180e"
     "éèàùçÉÀÑñöÖßÆæøØłŁİıΣσςΑΩабвГД中国日本語한국어ภาษา€£¥©®°±µ¶·¿¡«»–—‘’“”…•‰"  # noqa: RUF001
@@ -28,8 +31,8 @@ TRICKY = (
 whitespace, zero-width characters, noncharacters, combining marks (also ones with a
 decomposition starting with a mark), compatibility forms, CJK, emoji, private use."""
 
-ASCII = "abcXYZ019 ,.!?'\"-()[]{}#$%&*+/:;<=>@\\^_`|~"
-SPECIAL = ("[CLS]", "[SEP]", "[UNK]", "[unk]", "[MASK]", "[PAD]", "[cls]")
+ASCII_CHARACTERS = "abcXYZ019 ,.!?'\"-()[]{}#$%&*+/:;<=>@\\^_`|~"
+SPECIAL_TOKEN_TEXTS = ("[CLS]", "[SEP]", "[UNK]", "[unk]", "[MASK]", "[PAD]", "[cls]")
 
 
 def reference_ids(
@@ -64,7 +67,7 @@ def reference_ids(
     return out
 
 
-def pooled(
+def pool_segments(
     encoder: Any,
     rows: np.ndarray[Any, Any],
     texts: list[str],
@@ -72,9 +75,8 @@ def pooled(
     *,
     normalize: bool = False,
 ) -> np.ndarray[Any, Any]:
-    """What the engine computes from an encoder's segments: m2v_format's pooling rules."""
-    from m2v_format import mean_pool, normalize_rows
-
+    """What the engine computes from the segments of ``encoder`` (anything with a
+    ``segments(texts, max_length)`` method): m2v_format's pooling rules."""
     ids, counts, order = encoder.segments(texts, max_length)
     out = np.empty((len(texts), rows.shape[1]), dtype=np.float32)
     mean_pool(np.asarray(rows, dtype=np.float32), ids, counts, out=out, where=order)
@@ -94,23 +96,23 @@ def reference_pool(rows: np.ndarray[Any, Any], ids: list[list[int]]) -> np.ndarr
 
 
 def random_texts(rng: random.Random, count: int) -> list[str]:
-    """Texts mixing ASCII, tricky characters, special-token text and very long words."""
+    """``count`` texts mixing ASCII, tricky characters, special-token text and long words."""
     texts = []
     for _ in range(count):
         parts: list[str] = []
         for _ in range(rng.choice([0, 1, 3, 10, 40, 200])):
             r = rng.random()
             if r < 0.02:
-                parts.append(rng.choice(SPECIAL))
+                parts.append(rng.choice(SPECIAL_TOKEN_TEXTS))
             elif r < 0.04:
                 parts.append("a" * rng.choice([99, 100, 101, 150]))
             elif r < 0.06:
                 code = rng.randrange(0x80, 0x30000)
                 parts.append("x" if 0xD800 <= code < 0xE000 else chr(code))
             elif r < 0.3:
-                parts.append(rng.choice(TRICKY))
+                parts.append(rng.choice(TRICKY_CHARACTERS))
             else:
-                parts.append(rng.choice(ASCII))
+                parts.append(rng.choice(ASCII_CHARACTERS))
         texts.append("".join(parts))
     return texts
 
@@ -137,7 +139,7 @@ def tokenizer_variant(
     return tokenizer
 
 
-VARIANT_NAMES = (
+TOKENIZER_VARIANTS = (
     "bert-cased-raw",
     "nfd-lower-strip",
     "nfkd-lower",
@@ -153,7 +155,7 @@ VARIANT_NAMES = (
 )
 
 
-def variants(base: Path) -> dict[str, tuple[Tokenizer, bool]]:
+def tokenizer_variants(base: Path) -> dict[str, tuple[Tokenizer, bool]]:
     """Named tokenizers and whether the fast path should accept them."""
     bert = norm.BertNormalizer()
     return {
