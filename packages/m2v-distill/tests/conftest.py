@@ -16,6 +16,7 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from m2v_testkit import teacher_bpe, teacher_unigram, teacher_wordpiece
@@ -33,9 +34,25 @@ _TINY = {
 }
 
 
-def _save_tokenizer(tokenizer: Tokenizer, folder: Path, config: dict[str, object]) -> None:
+_HUB_BPE_TOKENS: dict[str, object] = {
+    "tokenizer_class": "PreTrainedTokenizerFast",
+    "bos_token": "<s>",
+    "eos_token": "</s>",
+    "unk_token": "<unk>",
+    "pad_token": "<pad>",
+    "mask_token": "<mask>",
+}
+"""tokenizer_config.json of the RoBERTa and XLM-R teachers."""
+
+
+def _save_teacher(
+    model: Any, tokenizer: Tokenizer, folder: Path, tokenizer_config: dict[str, object]
+) -> Path:
+    """Save ``model`` (in eval mode), ``tokenizer.json`` and ``tokenizer_config.json``."""
+    model.eval().save_pretrained(folder)
     tokenizer.save(str(folder / "tokenizer.json"))
-    (folder / "tokenizer_config.json").write_text(json.dumps(config), encoding="utf-8")
+    (folder / "tokenizer_config.json").write_text(json.dumps(tokenizer_config), encoding="utf-8")
+    return folder
 
 
 def build_bert(folder: Path, *, seed: int = 0) -> Path:
@@ -45,52 +62,48 @@ def build_bert(folder: Path, *, seed: int = 0) -> Path:
 
     tokenizer = teacher_wordpiece()
     torch.manual_seed(seed)
-    model = BertModel(BertConfig(vocab_size=tokenizer.get_vocab_size(), **_TINY)).eval()
-    model.save_pretrained(folder)
-    _save_tokenizer(
-        tokenizer,
-        folder,
-        {
-            "tokenizer_class": "BertTokenizer",
-            "do_lower_case": True,
-            "unk_token": "[UNK]",
-            "pad_token": "[PAD]",
-            "cls_token": "[CLS]",
-            "sep_token": "[SEP]",
-            "mask_token": "[MASK]",
-        },
-    )
-    return folder
+    model = BertModel(BertConfig(vocab_size=tokenizer.get_vocab_size(), **_TINY))
+    config = {
+        "tokenizer_class": "BertTokenizer",
+        "do_lower_case": True,
+        "unk_token": "[UNK]",
+        "pad_token": "[PAD]",
+        "cls_token": "[CLS]",
+        "sep_token": "[SEP]",
+        "mask_token": "[MASK]",
+    }
+    return _save_teacher(model, tokenizer, folder, config)
 
 
-def build_roberta(folder: Path, *, seed: int = 0) -> Path:
-    """A tiny RoBERTa teacher with a byte-level BPE tokenizer, saved to ``folder``."""
+def _roberta_family(
+    folder: Path, tokenizer: Tokenizer, config_class: Any, model_class: Any, seed: int
+) -> Path:
+    """A tiny RoBERTa-architecture teacher (<s> ... </s>, 80 positions) over ``tokenizer``."""
     import torch
-    from transformers import RobertaConfig, RobertaModel
 
-    tokenizer = teacher_bpe(roberta=True)
     torch.manual_seed(seed)
-    config = RobertaConfig(
+    config = config_class(
         vocab_size=tokenizer.get_vocab_size(),
         pad_token_id=tokenizer.token_to_id("<pad>"),
         bos_token_id=tokenizer.token_to_id("<s>"),
         eos_token_id=tokenizer.token_to_id("</s>"),
         **{**_TINY, "max_position_embeddings": 80},
     )
-    RobertaModel(config).eval().save_pretrained(folder)
-    _save_tokenizer(
-        tokenizer,
-        folder,
-        {
-            "tokenizer_class": "PreTrainedTokenizerFast",
-            "bos_token": "<s>",
-            "eos_token": "</s>",
-            "unk_token": "<unk>",
-            "pad_token": "<pad>",
-            "mask_token": "<mask>",
-        },
-    )
-    return folder
+    return _save_teacher(model_class(config), tokenizer, folder, _HUB_BPE_TOKENS)
+
+
+def build_roberta(folder: Path, *, seed: int = 0) -> Path:
+    """A tiny RoBERTa teacher with a byte-level BPE tokenizer, saved to ``folder``."""
+    from transformers import RobertaConfig, RobertaModel
+
+    return _roberta_family(folder, teacher_bpe(roberta=True), RobertaConfig, RobertaModel, seed)
+
+
+def build_xlmr(folder: Path, *, seed: int = 0) -> Path:
+    """A tiny XLM-RoBERTa teacher with a Unigram tokenizer, saved to ``folder``."""
+    from transformers import XLMRobertaConfig, XLMRobertaModel
+
+    return _roberta_family(folder, teacher_unigram(), XLMRobertaConfig, XLMRobertaModel, seed)
 
 
 def build_gpt2(folder: Path, *, seed: int = 0) -> Path:
@@ -103,47 +116,12 @@ def build_gpt2(folder: Path, *, seed: int = 0) -> Path:
     config = GPT2Config(
         vocab_size=tokenizer.get_vocab_size(), n_embd=16, n_layer=2, n_head=2, n_positions=64
     )
-    GPT2Model(config).eval().save_pretrained(folder)
-    _save_tokenizer(
-        tokenizer,
-        folder,
-        {
-            "tokenizer_class": "PreTrainedTokenizerFast",
-            "bos_token": "<|endoftext|>",
-            "eos_token": "<|endoftext|>",
-        },
-    )
-    return folder
-
-
-def build_xlmr(folder: Path, *, seed: int = 0) -> Path:
-    """A tiny XLM-RoBERTa teacher with a Unigram tokenizer, saved to ``folder``."""
-    import torch
-    from transformers import XLMRobertaConfig, XLMRobertaModel
-
-    tokenizer = teacher_unigram()
-    torch.manual_seed(seed)
-    config = XLMRobertaConfig(
-        vocab_size=tokenizer.get_vocab_size(),
-        pad_token_id=1,
-        bos_token_id=0,
-        eos_token_id=2,
-        **{**_TINY, "max_position_embeddings": 80},
-    )
-    XLMRobertaModel(config).eval().save_pretrained(folder)
-    _save_tokenizer(
-        tokenizer,
-        folder,
-        {
-            "tokenizer_class": "PreTrainedTokenizerFast",
-            "bos_token": "<s>",
-            "eos_token": "</s>",
-            "unk_token": "<unk>",
-            "pad_token": "<pad>",
-            "mask_token": "<mask>",
-        },
-    )
-    return folder
+    tokens = {
+        "tokenizer_class": "PreTrainedTokenizerFast",
+        "bos_token": "<|endoftext|>",
+        "eos_token": "<|endoftext|>",
+    }
+    return _save_teacher(GPT2Model(config), tokenizer, folder, tokens)
 
 
 def build_slow_tokenizer_teacher(folder: Path) -> Path:
