@@ -16,8 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import AbstractAsyncContextManager, AbstractContextManager
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -330,73 +329,25 @@ def stub(chan: aio.Channel) -> embed_pb2_grpc.EmbedServiceStub:
     return embed_pb2_grpc.EmbedServiceStub(chan)
 
 
-@pytest.fixture(scope="session", name="channel")
-def _channel_fixture() -> Callable[..., aio.Channel]:
-    """``channel(server, **kwargs)``: an insecure aio channel to a server."""
-    return channel
+def _as_fixture(helper: Callable[..., Any]) -> Any:
+    """A session fixture named like ``helper`` that hands the helper itself to tests."""
+
+    def fixture() -> Callable[..., Any]:
+        return helper
+
+    fixture.__doc__ = helper.__doc__
+    return pytest.fixture(scope="session", name=helper.__name__)(fixture)
 
 
-@pytest.fixture(scope="session", name="health_status")
-def _health_status_fixture() -> Callable[..., Awaitable[int]]:
-    """``await health_status(chan, service='')``: the health status seen through ``chan``."""
-    return health_status
-
-
-@pytest.fixture(scope="session", name="registry_for")
-def _registry_for_fixture() -> Callable[[dict[str, str | StaticModel]], ModelRegistry]:
-    """``registry_for({name: path or model})``: a registry of loaded models."""
-    return registry_for
-
-
-@pytest.fixture(scope="session", name="running_server")
-def _running_server_fixture() -> Callable[..., AbstractAsyncContextManager[EmbedServer]]:
-    """``async with running_server(registry, **config_overrides) as server``."""
-    return running_server
-
-
-@pytest.fixture(scope="session", name="make_config")
-def _make_config_fixture() -> Callable[..., ServerConfig]:
-    """``make_config(**overrides)``: a ServerConfig on 127.0.0.1:0."""
-    return make_config
-
-
-@pytest.fixture(scope="session", name="assert_serving")
-def _assert_serving_fixture() -> Callable[[EmbedServer], Awaitable[None]]:
-    """``await assert_serving(server)``: health SERVING and a real Embed call."""
-    return assert_serving
-
-
-@pytest.fixture(scope="session", name="trailing")
-def _trailing_fixture() -> Callable[[grpc.RpcError, str], str | None]:
-    """``trailing(error, key)``: a trailing metadata value of a failed call."""
-    return trailing
-
-
-@pytest.fixture(scope="session", name="gated")
-def _gated_fixture() -> Callable[[Path], GatedModel]:
-    """``gated(path)``: the model at ``path`` whose encode waits for ``model.gate``."""
-    return gated
-
-
-@pytest.fixture(scope="session", name="write_then_read")
-def _write_then_read_fixture() -> Callable[[Any, Any], Awaitable[Any]]:
-    """``await write_then_read(call, message)``: write (may be refused), read one."""
-    return write_then_read
-
-
-@pytest.fixture(scope="session", name="make_certificates")
-def _make_certificates_fixture() -> Callable[[Path], dict[str, Path]]:
-    """``make_certificates(folder)``: CA, server and client certificates."""
-    return make_certificates
-
-
-@pytest.fixture(scope="session", name="server_process")
-def _server_process_fixture() -> Callable[..., AbstractContextManager[ServerProcess]]:
-    """``with server_process(args, env) as proc``: ``m2v_grpc serve`` in a subprocess."""
-    return server_process
-
-
-@pytest.fixture(scope="session", name="write_tiny_model")
-def _write_tiny_model_fixture() -> Callable[..., Path]:
-    """``write_tiny_model(folder, dim=, normalize=, seed=)``: a small model folder."""
-    return write_tiny_model
+_channel = _as_fixture(channel)
+_health_status = _as_fixture(health_status)
+_registry_for = _as_fixture(registry_for)
+_running_server = _as_fixture(running_server)
+_make_config = _as_fixture(make_config)
+_assert_serving = _as_fixture(assert_serving)
+_trailing = _as_fixture(trailing)
+_gated = _as_fixture(gated)
+_write_then_read = _as_fixture(write_then_read)
+_make_certificates = _as_fixture(make_certificates)
+_server_process = _as_fixture(server_process)
+_write_tiny_model = _as_fixture(write_tiny_model)
