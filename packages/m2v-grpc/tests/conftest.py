@@ -339,15 +339,21 @@ def _as_fixture(helper: Callable[..., Any]) -> Any:
     return pytest.fixture(scope="session", name=helper.__name__)(fixture)
 
 
-_channel = _as_fixture(channel)
-_health_status = _as_fixture(health_status)
-_registry_for = _as_fixture(registry_for)
-_running_server = _as_fixture(running_server)
-_make_config = _as_fixture(make_config)
-_assert_serving = _as_fixture(assert_serving)
-_trailing = _as_fixture(trailing)
-_gated = _as_fixture(gated)
-_write_then_read = _as_fixture(write_then_read)
-_make_certificates = _as_fixture(make_certificates)
-_server_process = _as_fixture(server_process)
-_write_tiny_model = _as_fixture(write_tiny_model)
+HELPERS = (
+    channel,
+    health_status,
+    registry_for,
+    running_server,
+    make_config,
+    assert_serving,
+    trailing,
+    gated,
+    write_then_read,
+    make_certificates,
+    server_process,
+    write_tiny_model,
+)
+"""The helpers tests receive as fixtures (``async with running_server(registry) ...``)."""
+
+# pytest finds fixtures among the module's attributes, whatever their names.
+globals().update({f"_{helper.__name__}_fixture": _as_fixture(helper) for helper in HELPERS})
