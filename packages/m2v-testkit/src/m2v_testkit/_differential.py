@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -139,87 +140,70 @@ def tokenizer_variant(
     return tokenizer
 
 
-TOKENIZER_VARIANTS = (
-    "bert-cased-raw",
-    "nfd-lower-strip",
-    "nfkd-lower",
-    "no-normalizer",
-    "whitespace",
-    "whitespace-split",
-    "pre-sequence",
-    "word-level",
-    "added-tokens",
-    "nfc",
-    "metaspace",
-    "byte-level",
-)
+@dataclass(frozen=True)
+class _Variant:
+    """A change to potion's tokenizer pipeline, and whether the fast path must accept it."""
+
+    normalizer: Any
+    pre_tokenizer: Any
+    eligible: bool
+    word_level: bool = False
+    added: tuple[str | AddedToken, ...] = ()
+
+
+_BERT = norm.BertNormalizer()
+_BERT_PRE = pre.BertPreTokenizer()
+_VARIANTS: dict[str, _Variant] = {
+    "bert-cased-raw": _Variant(
+        norm.BertNormalizer(
+            clean_text=False, handle_chinese_chars=False, strip_accents=False, lowercase=False
+        ),
+        _BERT_PRE,
+        eligible=True,
+    ),
+    "nfd-lower-strip": _Variant(
+        norm.Sequence([norm.NFD(), norm.Lowercase(), norm.StripAccents()]), _BERT_PRE, True
+    ),
+    "nfkd-lower": _Variant(norm.Sequence([norm.NFKD(), norm.Lowercase()]), _BERT_PRE, True),
+    "no-normalizer": _Variant(None, _BERT_PRE, True),
+    "whitespace": _Variant(_BERT, pre.Whitespace(), True),
+    "whitespace-split": _Variant(_BERT, pre.WhitespaceSplit(), True),
+    "pre-sequence": _Variant(_BERT, pre.Sequence([pre.WhitespaceSplit(), _BERT_PRE]), True),
+    "word-level": _Variant(_BERT, _BERT_PRE, True, word_level=True),
+    "added-tokens": _Variant(
+        _BERT,
+        _BERT_PRE,
+        True,
+        added=(
+            "foo bar",
+            AddedToken("Qux", normalized=True),
+            AddedToken("zz", single_word=True),
+            AddedToken("é", normalized=False),
+            AddedToken("abq", lstrip=True, rstrip=True),
+        ),
+    ),
+    "nfc": _Variant(norm.Sequence([norm.NFC(), norm.Lowercase()]), _BERT_PRE, False),
+    "metaspace": _Variant(_BERT, pre.Metaspace(), False),
+    "byte-level": _Variant(_BERT, pre.ByteLevel(), False),
+}
+
+TOKENIZER_VARIANTS: tuple[str, ...] = tuple(_VARIANTS)
+"""The names of :func:`tokenizer_variants` (for ``pytest.mark.parametrize``)."""
 
 
 def tokenizer_variants(base: Path) -> dict[str, tuple[Tokenizer, bool]]:
-    """Named tokenizers and whether the fast path should accept them."""
-    bert = norm.BertNormalizer()
+    """Named variants of the tokenizer in ``base`` and whether the fast path should accept
+    them: other normalizers and pre-tokenizers, WordLevel, added tokens."""
     return {
-        "bert-cased-raw": (
+        name: (
             tokenizer_variant(
                 base,
-                norm.BertNormalizer(
-                    clean_text=False,
-                    handle_chinese_chars=False,
-                    strip_accents=False,
-                    lowercase=False,
-                ),
-                pre.BertPreTokenizer(),
+                variant.normalizer,
+                variant.pre_tokenizer,
+                word_level=variant.word_level,
+                added=variant.added,
             ),
-            True,
-        ),
-        "nfd-lower-strip": (
-            tokenizer_variant(
-                base,
-                norm.Sequence([norm.NFD(), norm.Lowercase(), norm.StripAccents()]),
-                pre.BertPreTokenizer(),
-            ),
-            True,
-        ),
-        "nfkd-lower": (
-            tokenizer_variant(
-                base, norm.Sequence([norm.NFKD(), norm.Lowercase()]), pre.BertPreTokenizer()
-            ),
-            True,
-        ),
-        "no-normalizer": (tokenizer_variant(base, None, pre.BertPreTokenizer()), True),
-        "whitespace": (tokenizer_variant(base, bert, pre.Whitespace()), True),
-        "whitespace-split": (tokenizer_variant(base, bert, pre.WhitespaceSplit()), True),
-        "pre-sequence": (
-            tokenizer_variant(
-                base, bert, pre.Sequence([pre.WhitespaceSplit(), pre.BertPreTokenizer()])
-            ),
-            True,
-        ),
-        "word-level": (
-            tokenizer_variant(base, bert, pre.BertPreTokenizer(), word_level=True),
-            True,
-        ),
-        "added-tokens": (
-            tokenizer_variant(
-                base,
-                bert,
-                pre.BertPreTokenizer(),
-                added=[
-                    "foo bar",
-                    AddedToken("Qux", normalized=True),
-                    AddedToken("zz", single_word=True),
-                    AddedToken("é", normalized=False),
-                    AddedToken("abq", lstrip=True, rstrip=True),
-                ],
-            ),
-            True,
-        ),
-        "nfc": (
-            tokenizer_variant(
-                base, norm.Sequence([norm.NFC(), norm.Lowercase()]), pre.BertPreTokenizer()
-            ),
-            False,
-        ),
-        "metaspace": (tokenizer_variant(base, bert, pre.Metaspace()), False),
-        "byte-level": (tokenizer_variant(base, bert, pre.ByteLevel()), False),
+            variant.eligible,
+        )
+        for name, variant in _VARIANTS.items()
     }
