@@ -135,9 +135,9 @@ def byte_level_bpe_tokenizer(
     )
     tokenizer.train_from_iterator(corpus, trainer=trainer)
     if post_processor == "roberta":
-        tokenizer.post_processor = processors.RobertaProcessing(
-            sep=("</s>", tokenizer.token_to_id("</s>")), cls=("<s>", tokenizer.token_to_id("<s>"))
-        )
+        # (sep, cls) by position: tokenizers 0.23 no longer takes them as keywords.
+        sep, cls = ("</s>", tokenizer.token_to_id("</s>")), ("<s>", tokenizer.token_to_id("<s>"))
+        tokenizer.post_processor = processors.RobertaProcessing(sep, cls)
     else:
         tokenizer.post_processor = processors.ByteLevel(trim_offsets=False)
     return tokenizer
