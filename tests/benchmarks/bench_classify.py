@@ -23,8 +23,6 @@ each trained classifier on the test texts (ours: the exported folder under m2v-i
 from __future__ import annotations
 
 import argparse
-import bz2
-import csv
 import json
 import os
 import statistics
@@ -34,13 +32,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-SUPPORT = HERE.parent / "support"
-for folder in (HERE, SUPPORT):
-    if str(folder) not in sys.path:
-        sys.path.insert(0, str(folder))
-
-from m2v_testdata import dataset_path  # noqa: E402
+from m2v_testkit import bbc_news, dataset_path, rotten_tomatoes_reviews
 
 SYSTEMS = ("m2v-train", "model2vec", "logreg")
 DATASETS = {"bbc": "BBC News", "rt": "Rotten Tomatoes"}
@@ -48,17 +40,7 @@ DATASETS = {"bbc": "BBC News", "rt": "Rotten Tomatoes"}
 
 def load(dataset: str) -> tuple[list[str], list[str]]:
     """Texts and labels of ``dataset`` ("bbc" or "rt")."""
-    if dataset == "bbc":
-        root = Path(dataset_path("bbc-news"))
-        texts, labels = [], []
-        for folder in sorted(p for p in root.iterdir() if p.is_dir()):
-            for file in sorted(folder.glob("*.txt")):
-                texts.append(file.read_text(encoding="latin-1"))
-                labels.append(folder.name)
-        return texts, labels
-    with bz2.open(dataset_path("rotten-tomatoes"), "rt", encoding="utf-8", newline="") as handle:
-        rows = [r for r in csv.DictReader(handle) if r["category"] in ("fresh", "rotten")]
-    return [r["text"] for r in rows], [r["category"] for r in rows]
+    return bbc_news() if dataset == "bbc" else rotten_tomatoes_reviews()
 
 
 def split(dataset: str, seed: int) -> tuple[list[str], list[str], list[str], list[str]]:

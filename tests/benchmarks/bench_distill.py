@@ -38,10 +38,7 @@ import tempfile
 import time
 from pathlib import Path
 
-_REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(_REPO / "tests" / "support"))
-
-from m2v_testdata import cache_dir, dataset_path  # noqa: E402
+from m2v_testkit import cache_dir, dataset_path
 
 TOLERANCE = 0.005
 TOOLS = ("model2vec", "m2v-distill")

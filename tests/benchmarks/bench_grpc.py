@@ -5,7 +5,7 @@ Run by hand (pytest does not collect ``bench_*.py``)::
     uv run --all-packages python tests/benchmarks/bench_grpc.py [--repeats 3] [--markdown]
 
 Model potion-base-8M; corpus Rotten Tomatoes texts + BBC News sentences, shuffled with a
-fixed seed (``_corpus.benchmark_corpus``, the m2v-infer benchmark's corpus).  Client and
+fixed seed (``m2v_testkit.benchmark_corpus``, the m2v-infer benchmark's corpus).  Client and
 server run on this machine, each in its own process:
 
 - in-process baseline: ``StaticModel.encode(corpus)`` (default threads) in a fresh process,
@@ -35,19 +35,14 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 from typing import Any
-
-HERE = Path(__file__).resolve().parent
-if str(HERE) not in sys.path:
-    sys.path.insert(0, str(HERE))
 
 SHORT_SENTENCE = "The movie was surprisingly good."
 ENV = {**os.environ, "GRPC_VERBOSITY": "NONE"}
 
 
 def _potion() -> str:
-    from _corpus import dataset_path
+    from m2v_testkit import dataset_path
 
     return str(dataset_path("potion-base-8M"))
 
@@ -57,8 +52,8 @@ def _potion() -> str:
 
 def child_inprocess(repeats: int) -> dict[str, Any]:
     """Warm passes of in-process ``encode`` over the corpus; the best one is returned."""
-    from _corpus import benchmark_corpus
     from m2v_infer import StaticModel
+    from m2v_testkit import benchmark_corpus
 
     corpus = benchmark_corpus()
     model = StaticModel.from_pretrained(_potion())
@@ -73,8 +68,8 @@ def child_inprocess(repeats: int) -> dict[str, Any]:
 
 def child_stream(target: str, part: int, parts: int, start_at: float) -> dict[str, Any]:
     """Stream this client's share of the corpus once the common start time comes."""
-    from _corpus import benchmark_corpus
     from m2v_grpc import EmbedClient
+    from m2v_testkit import benchmark_corpus
 
     corpus = benchmark_corpus()
     share = corpus[part::parts]

@@ -18,7 +18,7 @@ and peak RSS while streaming 1M texts (the corpus repeated) through ``encode_ite
 versus ``encode`` holding the whole output.
 
 Corpus: Rotten Tomatoes texts + BBC News sentences, shuffled with a fixed seed
-(``_corpus.benchmark_corpus``; about 56k strings).
+(``m2v_testkit.benchmark_corpus``; about 56k strings).
 """
 
 from __future__ import annotations
@@ -35,10 +35,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-if str(HERE) not in sys.path:
-    sys.path.insert(0, str(HERE))
-
 BATCH_SIZE = 1024
 IMPORTED = ("numpy", "m2v_infer", "model2vec")
 STREAM_TEXTS = 1_000_000
@@ -48,7 +44,7 @@ STREAM_TEXTS = 1_000_000
 
 
 def _potion() -> str:
-    from _corpus import dataset_path
+    from m2v_testkit import dataset_path
 
     return str(dataset_path("potion-base-8M"))
 
@@ -65,7 +61,7 @@ def _two_passes(encode: Callable[[], Any]) -> dict[str, float]:
 
 def child_encode(config: str) -> dict[str, Any]:
     """Time one configuration's first and warm pass over the corpus."""
-    from _corpus import benchmark_corpus
+    from m2v_testkit import benchmark_corpus
 
     corpus = benchmark_corpus()
     path = _potion()
@@ -150,8 +146,8 @@ def child_rss(mode: str) -> dict[str, Any]:
     """Peak RSS for 1M texts: streamed through encode_iter, or held by encode."""
     import itertools
 
-    from _corpus import benchmark_corpus
     from m2v_infer import StaticModel
+    from m2v_testkit import benchmark_corpus
 
     corpus = benchmark_corpus()
     model = StaticModel.from_pretrained(_potion())

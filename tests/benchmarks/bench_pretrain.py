@@ -7,7 +7,7 @@ Run by hand (pytest does not collect ``bench_*.py``)::
 
 Steps (each cached, so a second run only trains):
 
-1. Corpus: ``_pretrain_corpus.fair_corpus()`` — tweets, Wikipedia sentences, Lee background
+1. Corpus: ``m2v_testkit.fair_corpus()`` — tweets, Wikipedia sentences, Lee background
    sentences and Rotten Tomatoes plot sentences: nothing the evaluation suite scores.
 2. Features: all-MiniLM-L6-v2 (the ``minilm`` test data set) run over the corpus in
    bfloat16, stored as resumable shards under ``~/.cache/m2v-train/bench-fair-minilm``.
@@ -22,17 +22,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-if str(HERE) not in sys.path:
-    sys.path.insert(0, str(HERE))
-
-from _pretrain_corpus import fair_corpus  # noqa: E402
-from m2v_testdata import dataset_path  # noqa: E402
+from m2v_testkit import dataset_path, fair_corpus
 
 CACHE = Path.home() / ".cache" / "m2v-train"
 FEATURES = CACHE / "bench-fair-minilm"

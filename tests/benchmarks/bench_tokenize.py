@@ -5,7 +5,7 @@ Run by hand (pytest does not collect ``bench_*.py``)::
     uv run --all-packages python tests/benchmarks/bench_tokenize.py [--repeats 3]
 
 Corpus: Rotten Tomatoes texts + BBC News sentences, shuffled with a fixed seed
-(``_corpus.benchmark_corpus``, about 56k strings, mean ~127 characters). Each
+(``m2v_testkit.benchmark_corpus``, about 56k strings, mean ~127 characters). Each
 configuration runs in a fresh subprocess, so thread-pool environment variables apply and
 the first pass starts with empty in-process caches; with ``--repeats N`` each runs in N
 processes and the best (highest) rate is kept, which is the least disturbed by other load.
@@ -35,10 +35,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-if str(HERE) not in sys.path:
-    sys.path.insert(0, str(HERE))
-
 CONFIGS = {
     "tokenizers-1t": "1",
     "tokenizers-2t": "2",
@@ -51,8 +47,7 @@ BATCH = 1024
 
 def _load() -> tuple[list[str], Any, Any]:
     import numpy as np
-    from _corpus import benchmark_corpus
-    from m2v_testdata import dataset_path  # on sys.path once _corpus is imported
+    from m2v_testkit import benchmark_corpus, dataset_path
     from safetensors.numpy import load_file
     from tokenizers import Tokenizer
 

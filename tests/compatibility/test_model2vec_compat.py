@@ -20,37 +20,22 @@ from m2v_format import (
     reference_encode,
     save_model,
 )
-from tokenizers import Tokenizer, models, pre_tokenizers
+from m2v_testkit import tiny_model
 
 model2vec = pytest.importorskip("model2vec")
 pytestmark = pytest.mark.peer
 
-WORDS = ["[UNK]", "[PAD]", "the", "cat", "sat", "on", "mat", "a", "dog", "ran", "hello"]
 TEXTS = ["the cat sat on the mat", "a dog ran", "hello zebra the", "", "zebra", "cat " * 40]
-
-
-def _tokenizer() -> Tokenizer:
-    tokenizer = Tokenizer(models.WordLevel({w: i for i, w in enumerate(WORDS)}, unk_token="[UNK]"))
-    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
-    return tokenizer
 
 
 def _tiny(
     *, normalize: bool, weights: bool, clusters: int | None, max_length: Any
 ) -> StaticModelData:
-    rng = np.random.default_rng(7)
-    rows = clusters or len(WORDS)
-    config = ModelConfig(normalize=normalize, model_type="model2vec", extra={"custom": [1]})
+    config = ModelConfig(model_type="model2vec", extra={"custom": [1]})
     if max_length != "absent":
-        config = ModelConfig(
-            normalize=normalize, max_length=max_length, has_max_length=True, extra={"custom": [1]}
-        )
-    return StaticModelData(
-        embeddings=rng.normal(size=(rows, 6)).astype(np.float32),
-        tokenizer=_tokenizer(),
-        config=config,
-        weights=rng.uniform(0.2, 3, len(WORDS)).astype(np.float32) if weights else None,
-        mapping=(np.arange(len(WORDS)) % clusters).astype(np.int32) if clusters else None,
+        config = ModelConfig(max_length=max_length, has_max_length=True, extra={"custom": [1]})
+    return tiny_model(
+        dim=6, seed=7, normalize=normalize, weights=weights, clusters=clusters, config=config
     )
 
 

@@ -30,13 +30,12 @@ from m2v_format import (
     reference_tokenize,
     save_model,
 )
-from tokenizers import Tokenizer, models, pre_tokenizers
+from m2v_testkit import tiny_model
 
 pytest.importorskip("torch")
 sentence_transformers = pytest.importorskip("sentence_transformers")
 pytestmark = pytest.mark.peer
 
-WORDS = ["[UNK]", "[PAD]", "the", "cat", "sat", "on", "mat", "a", "dog", "ran", "hello"]
 TEXTS = ["the cat sat on the mat", "a dog ran", "hello the", "cat " * 40]
 
 
@@ -58,15 +57,8 @@ def _without_unknown(model: StaticModelData, texts: list[str]) -> list[str]:
 def _tiny(
     *, normalize: bool, weights: bool = False, clusters: int | None = None
 ) -> StaticModelData:
-    tokenizer = Tokenizer(models.WordLevel({w: i for i, w in enumerate(WORDS)}, unk_token="[UNK]"))
-    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
-    rng = np.random.default_rng(3)
-    return StaticModelData(
-        embeddings=rng.normal(size=(clusters or len(WORDS), 5)).astype(np.float32),
-        tokenizer=tokenizer,
-        config=ModelConfig(normalize=normalize),
-        weights=rng.uniform(0.5, 2, len(WORDS)).astype(np.float32) if weights else None,
-        mapping=(np.arange(len(WORDS)) % clusters).astype(np.int32) if clusters else None,
+    return tiny_model(
+        dim=5, seed=3, normalize=normalize, weights=weights, clusters=clusters, config=ModelConfig()
     )
 
 

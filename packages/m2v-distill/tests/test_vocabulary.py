@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import re
 
-import distill_teachers as teachers
 import pytest
 from m2v_distill import EmptyVocabularyError, UnsupportedTokenizerError
 from m2v_distill._vocabulary import build_student_vocabulary
+from m2v_testkit import teacher_bpe, teacher_unigram, teacher_wordpiece
 from tokenizers import Tokenizer, models
 
 UNUSED = re.compile(r"\[unused\d+\]")
@@ -19,7 +19,7 @@ def _ids(tokenizer: Tokenizer, text: str) -> list[int]:
 
 
 def test_wordpiece_drops_specials_and_pattern_keeps_unk_and_pad() -> None:
-    teacher = teachers.wordpiece_tokenizer()
+    teacher = teacher_wordpiece()
     student = build_student_vocabulary(teacher, pad_token="[PAD]", remove_pattern=UNUSED)
     vocab = student.tokenizer.get_vocab()
     for gone in ("[CLS]", "[SEP]", "[MASK]", "[unused0]", "[unused2]"):
@@ -36,7 +36,7 @@ def test_wordpiece_drops_specials_and_pattern_keeps_unk_and_pad() -> None:
 
 
 def test_wordpiece_sequences_wrap_the_teacher_id_in_cls_sep() -> None:
-    teacher = teachers.wordpiece_tokenizer()
+    teacher = teacher_wordpiece()
     student = build_student_vocabulary(teacher, remove_pattern=UNUSED)
     cls, sep = teacher.token_to_id("[CLS]"), teacher.token_to_id("[SEP]")
     king = student.tokenizer.token_to_id("king")
@@ -45,7 +45,7 @@ def test_wordpiece_sequences_wrap_the_teacher_id_in_cls_sep() -> None:
 
 
 def test_teacher_padding_block_does_not_leak_into_sequences_or_student() -> None:
-    teacher = teachers.wordpiece_tokenizer()
+    teacher = teacher_wordpiece()
     assert teacher.padding is not None  # like all-MiniLM-L6-v2's tokenizer.json
     student = build_student_vocabulary(teacher)
     assert student.tokenizer.padding is None
@@ -55,14 +55,12 @@ def test_teacher_padding_block_does_not_leak_into_sequences_or_student() -> None
 
 
 def test_no_pattern_keeps_unused_tokens() -> None:
-    student = build_student_vocabulary(teachers.wordpiece_tokenizer(), remove_pattern=None)
+    student = build_student_vocabulary(teacher_wordpiece(), remove_pattern=None)
     assert "[unused1]" in student.tokenizer.get_vocab()
 
 
 def test_pattern_never_removes_the_unknown_token() -> None:
-    student = build_student_vocabulary(
-        teachers.wordpiece_tokenizer(), remove_pattern=re.compile(r"\[")
-    )
+    student = build_student_vocabulary(teacher_wordpiece(), remove_pattern=re.compile(r"\["))
     assert student.tokenizer.get_vocab()["[UNK]"] == 0
 
 
@@ -73,7 +71,7 @@ def test_pattern_removing_everything_is_an_empty_vocabulary() -> None:
 
 
 def test_wordpiece_extra_words_become_single_tokens() -> None:
-    teacher = teachers.wordpiece_tokenizer()
+    teacher = teacher_wordpiece()
     student = build_student_vocabulary(
         teacher, extra_words=["Tokenization", "new york", "cat", "   ", "tokenization"]
     )
@@ -98,7 +96,7 @@ def test_wordpiece_extra_words_become_single_tokens() -> None:
 
 
 def test_extra_word_sequence_is_the_teacher_encoding() -> None:
-    teacher = teachers.wordpiece_tokenizer()
+    teacher = teacher_wordpiece()
     student = build_student_vocabulary(teacher, extra_words=["kingly"])
     word = student.tokenizer.token_to_id("kingly")
     unpadded = [i for i in teacher.encode("kingly").ids if i != teacher.token_to_id("[PAD]")]
@@ -107,7 +105,7 @@ def test_extra_word_sequence_is_the_teacher_encoding() -> None:
 
 
 def test_byte_level_bpe_words_are_whole_word_added_tokens() -> None:
-    teacher = teachers.byte_level_bpe_tokenizer(roberta=True)
+    teacher = teacher_bpe(roberta=True)
     student = build_student_vocabulary(teacher, pad_token="<pad>", extra_words=["tokenization"])
     tokenizer = student.tokenizer
     data = json.loads(tokenizer.to_str())
@@ -125,7 +123,7 @@ def test_byte_level_bpe_words_are_whole_word_added_tokens() -> None:
 
 
 def test_byte_level_bpe_drops_merges_of_removed_tokens() -> None:
-    teacher = teachers.byte_level_bpe_tokenizer(roberta=True)
+    teacher = teacher_bpe(roberta=True)
     student = build_student_vocabulary(teacher, remove_pattern=re.compile("Ġcat$"))
     assert "Ġcat" not in student.tokenizer.get_vocab()
     assert _ids(student.tokenizer, "cat")  # still tokenizes, into smaller pieces
@@ -134,14 +132,14 @@ def test_byte_level_bpe_drops_merges_of_removed_tokens() -> None:
 
 
 def test_gpt2_without_specials_has_bare_sequences() -> None:
-    teacher = teachers.byte_level_bpe_tokenizer(roberta=False)
+    teacher = teacher_bpe(roberta=False)
     student = build_student_vocabulary(teacher)
     assert all(len(sequence) == 1 for sequence in student.sequences)
     assert "<|endoftext|>" not in student.tokenizer.get_vocab()
 
 
 def test_unigram_keeps_unk_id_and_adds_whole_words() -> None:
-    teacher = teachers.unigram_tokenizer()
+    teacher = teacher_unigram()
     student = build_student_vocabulary(teacher, pad_token="<pad>", extra_words=["tokenization"])
     data = json.loads(student.tokenizer.to_str())
     unk_id = data["model"]["unk_id"]

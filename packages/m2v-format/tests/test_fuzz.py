@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from format_builders import tiny_model
 from m2v_format import FormatError, load_model, reference_encode, save_model, validate_model
+from m2v_testkit import tiny_model
 
 hypothesis = pytest.importorskip("hypothesis")
 st = hypothesis.strategies

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from format_builders import tiny_model
 from m2v_format import (
     HubUnavailableError,
     ModelNotFoundError,
@@ -18,6 +17,7 @@ from m2v_format import (
     save_model,
 )
 from m2v_format._hub import looks_like_hub_id
+from m2v_testkit import tiny_model
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from format_builders import tiny_model, word_tokenizer, write_folder
 from m2v_format import (
     Layout,
     MissingFileError,
@@ -20,6 +19,7 @@ from m2v_format import (
     resolve_model_path,
     save_model,
 )
+from m2v_testkit import tiny_model, tiny_tokenizer, write_raw_model
 
 ST_NORMALIZE_OLD = "sentence_transformers.models.Normalize"
 ST_NORMALIZE_NEW = "sentence_transformers.base.modules.normalize.Normalize"
@@ -40,7 +40,7 @@ def _st_files(folder: Path, *, normalize_type: str | None, nested: bool) -> Path
         modules.append({"idx": 1, "name": "1", "path": "1_Normalize", "type": normalize_type})
     (folder / "modules.json").write_text(json.dumps(modules))
     target = folder / "0_StaticEmbedding" if nested else folder
-    write_folder(target, {"embedding.weight": np.asarray(model.embeddings)})
+    write_raw_model(target, {"embedding.weight": np.asarray(model.embeddings)})
     (target / "config.json").unlink()
     return folder
 
@@ -80,16 +80,18 @@ def test_native_wins_over_sentence_transformers(native: Path) -> None:
 
 def test_tensor_name_fallback(tmp_path: Path) -> None:
     embeddings = tiny_model().embeddings
-    folder = write_folder(tmp_path / "m", {"embedding.weight": np.asarray(embeddings)})
+    folder = write_raw_model(tmp_path / "m", {"embedding.weight": np.asarray(embeddings)})
     assert load_model(folder).layout is Layout.NATIVE
     st = _st_files(tmp_path / "st", normalize_type=None, nested=False)
-    write_folder(st, {"embeddings": np.asarray(embeddings)})
+    write_raw_model(st, {"embeddings": np.asarray(embeddings)})
     (st / "config.json").unlink()
     assert load_model(st).rows == 12
 
 
 def test_native_normalize_absent_is_false(tmp_path: Path) -> None:
-    folder = write_folder(tmp_path / "m", {"embeddings": np.ones((12, 2), np.float32)}, config={})
+    folder = write_raw_model(
+        tmp_path / "m", {"embeddings": np.ones((12, 2), np.float32)}, config={}
+    )
     assert load_model(folder).normalize is False
 
 
@@ -183,4 +185,4 @@ def test_model_data_basics(native: Path) -> None:
     assert (model.rows, model.dim, model.vocab_size) == (12, 8, 12)
     assert model.dtype == np.float32
     assert model.path == native.absolute()
-    assert model.tokenizer.get_vocab() == word_tokenizer().get_vocab()
+    assert model.tokenizer.get_vocab() == tiny_tokenizer().get_vocab()

@@ -13,16 +13,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from format_builders import (
-    WORDS,
-    array_entry,
-    good_embeddings,
-    header_bytes,
-    raw_safetensors,
-    tiny_model,
-    word_tokenizer,
-    write_folder,
-)
 from m2v_format import (
     FormatError,
     HeaderTooLargeError,
@@ -44,8 +34,19 @@ from m2v_format import (
     load_model,
     save_model,
 )
+from m2v_testkit import (
+    TINY_WORDS,
+    RawTensor,
+    header_bytes,
+    raw_safetensors,
+    tensor_entry,
+    tiny_model,
+    tiny_tokenizer,
+    valid_embeddings,
+    write_raw_model,
+)
 
-V = len(WORDS)
+V = len(TINY_WORDS)
 
 
 def _root_buffer(array: np.ndarray[Any, Any]) -> object:
@@ -101,11 +102,11 @@ def test_minilm_folder_is_not_a_static_model(minilm_path: Path) -> None:
 
 
 def _folder(tmp_path: Path, **kwargs: Any) -> Path:
-    tensors = kwargs.pop("tensors", {"embeddings": good_embeddings()})
-    return write_folder(tmp_path / "model", tensors, **kwargs)
+    tensors = kwargs.pop("tensors", {"embeddings": valid_embeddings()})
+    return write_raw_model(tmp_path / "model", tensors, **kwargs)
 
 
-def _raw(tmp_path: Path, entries: list[tuple[str, str, list[int], bytes]]) -> Path:
+def _raw(tmp_path: Path, entries: list[RawTensor]) -> Path:
     return _folder(tmp_path, tensors=raw_safetensors(entries))
 
 
@@ -170,14 +171,14 @@ CASES: dict[str, tuple[type[FormatError], str, str, Callable[[Path], Path]]] = {
         "truncated-file",
         "S3",
         lambda t: _folder(
-            t, tensors=raw_safetensors([array_entry("embeddings", good_embeddings())])[:-3]
+            t, tensors=raw_safetensors([tensor_entry("embeddings", valid_embeddings())])[:-3]
         ),
     ),
     "tensor-missing": (
         MissingTensorError,
         "missing-tensor",
         "T1",
-        lambda t: _folder(t, tensors={"vectors": good_embeddings()}),
+        lambda t: _folder(t, tensors={"vectors": valid_embeddings()}),
     ),
     "rank-1-embeddings": (
         TensorShapeError,
@@ -202,14 +203,14 @@ CASES: dict[str, tuple[type[FormatError], str, str, Callable[[Path], Path]]] = {
         "invalid-tensor-shape",
         "T2",
         lambda t: _folder(
-            t, tensors={"embeddings": good_embeddings(), "weights": np.ones((V, 1), np.float32)}
+            t, tensors={"embeddings": valid_embeddings(), "weights": np.ones((V, 1), np.float32)}
         ),
     ),
     "bf16-embeddings": (
         UnsupportedDtypeError,
         "unsupported-dtype",
         "T3",
-        lambda t: _raw(t, [("embeddings", "BF16", [V, 4], bytes(V * 8))]),
+        lambda t: _raw(t, [RawTensor("embeddings", "BF16", (V, 4), bytes(V * 8))]),
     ),
     "u8-embeddings": (
         UnsupportedDtypeError,
@@ -229,7 +230,7 @@ CASES: dict[str, tuple[type[FormatError], str, str, Callable[[Path], Path]]] = {
         "T3",
         lambda t: _folder(
             t,
-            tensors={"embeddings": good_embeddings(4), "mapping": np.zeros(V, np.float32)},
+            tensors={"embeddings": valid_embeddings(4), "mapping": np.zeros(V, np.float32)},
         ),
     ),
     "u8-mapping": (
@@ -237,7 +238,7 @@ CASES: dict[str, tuple[type[FormatError], str, str, Callable[[Path], Path]]] = {
         "unsupported-dtype",
         "T3",
         lambda t: _folder(
-            t, tensors={"embeddings": good_embeddings(4), "mapping": np.zeros(V, np.uint8)}
+            t, tensors={"embeddings": valid_embeddings(4), "mapping": np.zeros(V, np.uint8)}
         ),
     ),
     "int-weights": (
@@ -245,7 +246,7 @@ CASES: dict[str, tuple[type[FormatError], str, str, Callable[[Path], Path]]] = {
         "unsupported-dtype",
         "T3",
         lambda t: _folder(
-            t, tensors={"embeddings": good_embeddings(), "weights": np.ones(V, np.int32)}
+            t, tensors={"embeddings": valid_embeddings(), "weights": np.ones(V, np.int32)}
         ),
     ),
     "nan-embeddings": (
@@ -253,7 +254,7 @@ CASES: dict[str, tuple[type[FormatError], str, str, Callable[[Path], Path]]] = {
         "non-finite-values",
         "T4",
         lambda t: _folder(
-            t, tensors={"embeddings": np.where(good_embeddings() > 2, np.nan, 1.0).astype("f4")}
+            t, tensors={"embeddings": np.where(valid_embeddings() > 2, np.nan, 1.0).astype("f4")}
         ),
     ),
     "inf-embeddings-f16": (
@@ -268,21 +269,21 @@ CASES: dict[str, tuple[type[FormatError], str, str, Callable[[Path], Path]]] = {
         "T4",
         lambda t: _folder(
             t,
-            tensors={"embeddings": good_embeddings(), "weights": np.full(V, np.nan, np.float64)},
+            tensors={"embeddings": valid_embeddings(), "weights": np.full(V, np.nan, np.float64)},
         ),
     ),
     "rows-not-vocab": (
         VocabularySizeMismatchError,
         "vocab-size-mismatch",
         "T5",
-        lambda t: _folder(t, tensors={"embeddings": good_embeddings(V + 1)}),
+        lambda t: _folder(t, tensors={"embeddings": valid_embeddings(V + 1)}),
     ),
     "weights-length": (
         VocabularySizeMismatchError,
         "vocab-size-mismatch",
         "T5",
         lambda t: _folder(
-            t, tensors={"embeddings": good_embeddings(), "weights": np.ones(V - 1, np.float32)}
+            t, tensors={"embeddings": valid_embeddings(), "weights": np.ones(V - 1, np.float32)}
         ),
     ),
     "mapping-length": (
@@ -290,7 +291,7 @@ CASES: dict[str, tuple[type[FormatError], str, str, Callable[[Path], Path]]] = {
         "vocab-size-mismatch",
         "T5",
         lambda t: _folder(
-            t, tensors={"embeddings": good_embeddings(3), "mapping": np.zeros(V + 2, np.int32)}
+            t, tensors={"embeddings": valid_embeddings(3), "mapping": np.zeros(V + 2, np.int32)}
         ),
     ),
     "mapping-too-high": (
@@ -298,7 +299,7 @@ CASES: dict[str, tuple[type[FormatError], str, str, Callable[[Path], Path]]] = {
         "mapping-out-of-range",
         "T6",
         lambda t: _folder(
-            t, tensors={"embeddings": good_embeddings(3), "mapping": np.full(V, 3, np.int32)}
+            t, tensors={"embeddings": valid_embeddings(3), "mapping": np.full(V, 3, np.int32)}
         ),
     ),
     "mapping-negative": (
@@ -306,7 +307,7 @@ CASES: dict[str, tuple[type[FormatError], str, str, Callable[[Path], Path]]] = {
         "mapping-out-of-range",
         "T6",
         lambda t: _folder(
-            t, tensors={"embeddings": good_embeddings(3), "mapping": np.full(V, -1, np.int64)}
+            t, tensors={"embeddings": valid_embeddings(3), "mapping": np.full(V, -1, np.int64)}
         ),
     ),
     "scale-f16": (
@@ -348,7 +349,7 @@ CASES: dict[str, tuple[type[FormatError], str, str, Callable[[Path], Path]]] = {
         "invalid-scale",
         "T7",
         lambda t: _folder(
-            t, tensors={"embeddings": good_embeddings(), "embeddings_scale": _scale(1.0)}
+            t, tensors={"embeddings": valid_embeddings(), "embeddings_scale": _scale(1.0)}
         ),
     ),
 }
@@ -376,7 +377,7 @@ def test_check_values_false_skips_the_nan_scan(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float16, np.float64, np.int8])
 def test_reader_embedding_dtypes(tmp_path: Path, dtype: Any) -> None:
-    folder = _folder(tmp_path, tensors={"embeddings": (good_embeddings() * 3).astype(dtype)})
+    folder = _folder(tmp_path, tensors={"embeddings": (valid_embeddings() * 3).astype(dtype)})
     model = load_model(folder)
     assert model.dtype == np.dtype(dtype)
     assert model.dequantized_embeddings().dtype == np.float32
@@ -388,7 +389,7 @@ def test_reader_weights_and_mapping_dtypes(
     tmp_path: Path, weights_dtype: Any, mapping_dtype: Any
 ) -> None:
     tensors = {
-        "embeddings": good_embeddings(5),
+        "embeddings": valid_embeddings(5),
         "weights": np.linspace(0.5, 1, V).astype(weights_dtype),
         "mapping": (np.arange(V) % 5).astype(mapping_dtype),
     }
@@ -407,7 +408,7 @@ def test_int8_with_scale(tmp_path: Path) -> None:
 
 
 def test_unknown_tensors_and_keys_are_ignored(tmp_path: Path) -> None:
-    tensors = {"embeddings": good_embeddings(), "future_tensor": np.ones((3, 3, 3), np.uint8)}
+    tensors = {"embeddings": valid_embeddings(), "future_tensor": np.ones((3, 3, 3), np.uint8)}
     config = {"format_version": "1.7", "normalize": False, "future_key": {"a": [1]}}
     model = load_model(_folder(tmp_path, tensors=tensors, config=config))
     assert model.config.extra == {"future_key": {"a": [1]}}
@@ -419,7 +420,7 @@ def test_metadata_and_header_padding_are_accepted(tmp_path: Path) -> None:
         "__metadata__": {"format": "pt"},
         "embeddings": {"dtype": "F32", "shape": [V, 4], "data_offsets": [0, V * 16]},
     }
-    data = header_bytes(json.dumps(header).encode() + b"      ") + good_embeddings().tobytes()
+    data = header_bytes(json.dumps(header).encode() + b"      ") + valid_embeddings().tobytes()
     assert load_model(_folder(tmp_path, tensors=data)).rows == V
 
 
@@ -430,7 +431,7 @@ def test_modules_json_is_not_read_for_native_folders(tmp_path: Path) -> None:
 
 
 def test_broken_modules_json_in_sentence_transformers_folder(tmp_path: Path) -> None:
-    folder = _folder(tmp_path, tensors={"embedding.weight": good_embeddings()})
+    folder = _folder(tmp_path, tensors={"embedding.weight": valid_embeddings()})
     (folder / "config.json").unlink()
     (folder / "config_sentence_transformers.json").write_text("{}")
     (folder / "modules.json").write_text('{"not": "a list"}')
@@ -446,7 +447,7 @@ def test_broken_modules_json_in_sentence_transformers_folder(tmp_path: Path) -> 
 
 
 def test_tokenizer_with_added_tokens_counts_them(tmp_path: Path) -> None:
-    tokenizer = word_tokenizer()
+    tokenizer = tiny_tokenizer()
     tokenizer.add_tokens(["extra"])
-    folder = _folder(tmp_path, tokenizer=tokenizer, tensors={"embeddings": good_embeddings(V + 1)})
+    folder = _folder(tmp_path, tokenizer=tokenizer, tensors={"embeddings": valid_embeddings(V + 1)})
     assert load_model(folder).vocab_size == V + 1

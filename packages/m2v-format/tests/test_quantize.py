@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from format_builders import tiny_model, word_tokenizer
 from m2v_format import (
     ModelConfig,
     StaticModelData,
@@ -16,6 +15,7 @@ from m2v_format import (
     save_model,
 )
 from m2v_format._quantize import int8_quantize
+from m2v_testkit import tiny_model, tiny_tokenizer
 
 
 def test_int8_scale_and_rounding() -> None:
@@ -91,7 +91,7 @@ def test_bad_precision() -> None:
 
 
 def test_float16_overflow_is_refused() -> None:
-    model = StaticModelData(np.full((12, 2), 1e6, np.float32), word_tokenizer())
+    model = StaticModelData(np.full((12, 2), 1e6, np.float32), tiny_tokenizer())
     with pytest.raises(ValueError, match="float16"):
         quantize(model, "float16")
 

@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from format_builders import WORDS, word_tokenizer
 from m2v_format import (
     ModelConfig,
     StaticModelData,
@@ -17,16 +16,17 @@ from m2v_format import (
     reference_encode,
     reference_tokenize,
 )
+from m2v_testkit import TINY_WORDS, tiny_tokenizer
 
-# WORDS: [UNK]=0 [PAD]=1 the=2 cat=3 sat=4 on=5 mat=6 a=7 dog=8 ran=9 hello=10 world=11.
+# TINY_WORDS: [UNK]=0 [PAD]=1 the=2 cat=3 sat=4 on=5 mat=6 a=7 dog=8 ran=9 hello=10 world=11.
 # Token lengths 5,5,3,3,3,2,3,1,3,3,5,5 -> median 3 (I1).
 
 
 def _model(normalize: bool = False, **kwargs: Any) -> StaticModelData:
     """Row i of E is [i, 1]."""
-    rows = kwargs.pop("rows", len(WORDS))
+    rows = kwargs.pop("rows", len(TINY_WORDS))
     embeddings = np.stack([np.arange(rows), np.ones(rows)], axis=1).astype(np.float32)
-    return StaticModelData(embeddings, word_tokenizer(), ModelConfig(normalize=normalize), **kwargs)
+    return StaticModelData(embeddings, tiny_tokenizer(), ModelConfig(normalize=normalize), **kwargs)
 
 
 def _encode(model: StaticModelData, text: str, **kwargs: Any) -> list[float]:
@@ -44,19 +44,19 @@ def test_plain_mean() -> None:
 
 
 def test_weights() -> None:
-    weights = np.arange(1, len(WORDS) + 1, dtype=np.float32)  # weight of id i is i + 1
+    weights = np.arange(1, len(TINY_WORDS) + 1, dtype=np.float32)  # weight of id i is i + 1
     # (2 * 3, 1 * 3) and (3 * 4, 1 * 4) -> mean (9, 3.5)
     assert _encode(_model(weights=weights), "the cat") == [9.0, 3.5]
 
 
 def test_mapping() -> None:
-    mapping = (np.arange(len(WORDS)) % 3).astype(np.int32)  # the=2 -> row 2, cat=3 -> row 0
+    mapping = (np.arange(len(TINY_WORDS)) % 3).astype(np.int32)  # the=2 -> row 2, cat=3 -> row 0
     assert _encode(_model(rows=3, mapping=mapping), "the cat") == [1.0, 1.0]
 
 
 def test_mapping_and_weights() -> None:
-    mapping = (np.arange(len(WORDS)) % 3).astype(np.int32)
-    weights = np.full(len(WORDS), 2.0, np.float16)
+    mapping = (np.arange(len(TINY_WORDS)) % 3).astype(np.int32)
+    weights = np.full(len(TINY_WORDS), 2.0, np.float16)
     assert _encode(_model(rows=3, mapping=mapping, weights=weights), "the cat") == [2.0, 2.0]
 
 
@@ -73,7 +73,7 @@ def test_unknown_ids_are_dropped() -> None:
 
 
 def test_no_unknown_token_keeps_every_id() -> None:
-    model = StaticModelData(_model().embeddings, word_tokenizer(unk=None))
+    model = StaticModelData(_model().embeddings, tiny_tokenizer(unk_token=None))
     assert reference_tokenize(model, ["the cat"]) == [[2, 3]]
 
 
@@ -105,7 +105,7 @@ def test_empty_batch() -> None:
 
 def test_output_is_float32_for_every_dtype() -> None:
     for dtype in (np.float16, np.float64, np.int8):
-        model = StaticModelData(_model().embeddings.astype(dtype), word_tokenizer())
+        model = StaticModelData(_model().embeddings.astype(dtype), tiny_tokenizer())
         vectors = reference_encode(model, ["the cat"], normalize=False)
         assert vectors.dtype == np.float32
         assert vectors.tolist() == [[2.5, 1.0]]
@@ -113,7 +113,7 @@ def test_output_is_float32_for_every_dtype() -> None:
 
 def test_int8_scale() -> None:
     embeddings = _model().embeddings.astype(np.int8)
-    model = StaticModelData(embeddings, word_tokenizer(), embeddings_scale=0.5)
+    model = StaticModelData(embeddings, tiny_tokenizer(), embeddings_scale=0.5)
     assert _encode(model, "the cat", normalize=False) == [1.25, 0.5]
 
 
@@ -125,7 +125,7 @@ def test_single_string_is_refused() -> None:
 
 
 def test_token_ids_beyond_the_tables_are_a_typed_error() -> None:
-    tokenizer = word_tokenizer()
+    tokenizer = tiny_tokenizer()
     tokenizer.add_tokens(["zebra"])  # id 12, but the model has 12 rows
     model = StaticModelData(_model().embeddings, tokenizer)
     assert model.vocab_size == 13

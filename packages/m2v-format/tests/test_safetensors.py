@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-from format_builders import array_entry, header_bytes, raw_safetensors
 from m2v_format import HeaderTooLargeError, SafetensorsHeaderError, TruncatedFileError
 from m2v_format._safetensors import MAX_HEADER_SIZE, MappedSafetensors, write_safetensors
+from m2v_testkit import RawTensor, header_bytes, raw_safetensors, tensor_entry
 
 ARRAYS: dict[str, np.ndarray[Any, Any]] = {
     "embeddings": np.arange(24, dtype=np.int8).reshape(6, 4),
@@ -76,7 +76,7 @@ def test_reads_files_of_the_safetensors_library(tmp_path: Path) -> None:
 
 
 def test_empty_and_zero_sized_tensors(tmp_path: Path) -> None:
-    path = _write(tmp_path, raw_safetensors([("empty", "F32", [0, 4], b"")]))
+    path = _write(tmp_path, raw_safetensors([RawTensor("empty", "F32", (0, 4), b"")]))
     assert MappedSafetensors(path).view("empty").shape == (0, 4)
     path = _write(tmp_path, header_bytes({}))
     assert MappedSafetensors(path).tensors == {}
@@ -141,7 +141,7 @@ def test_header_at_the_limit_is_only_truncated(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("keep", [0, 3, 7, 8, 12])
 def test_truncated_before_header_end(tmp_path: Path, keep: int) -> None:
-    full = raw_safetensors([array_entry("e", np.ones((2, 2), np.float32))])
+    full = raw_safetensors([tensor_entry("e", np.ones((2, 2), np.float32))])
     path = _write(tmp_path, full[:keep])
     with pytest.raises(TruncatedFileError) as caught:
         MappedSafetensors(path)
@@ -149,7 +149,7 @@ def test_truncated_before_header_end(tmp_path: Path, keep: int) -> None:
 
 
 def test_truncated_data(tmp_path: Path) -> None:
-    full = raw_safetensors([array_entry("e", np.ones((4, 4), np.float32))])
+    full = raw_safetensors([tensor_entry("e", np.ones((4, 4), np.float32))])
     path = _write(tmp_path, full[:-1])
     with pytest.raises(TruncatedFileError, match="needs 64"):
         MappedSafetensors(path)

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from format_builders import word_tokenizer
 from m2v_format import InvalidTokenizerError, StaticModelData
 from m2v_format._tokenizer import (
     load_tokenizer,
@@ -16,6 +15,7 @@ from m2v_format._tokenizer import (
     vocab_size,
     vocabulary,
 )
+from m2v_testkit import tiny_tokenizer, wordlevel_tokenizer
 from tokenizers import AddedToken, Tokenizer, models, pre_tokenizers
 
 
@@ -45,8 +45,8 @@ def _unigram(unk_id: int | None) -> Tokenizer:
         (_bpe(None), None),
         (_unigram(0), 0),
         (_unigram(None), None),
-        (word_tokenizer(), 0),
-        (word_tokenizer(unk=None), None),
+        (tiny_tokenizer(), 0),
+        (tiny_tokenizer(unk_token=None), None),
     ],
 )
 def test_unknown_token_id(tokenizer: Tokenizer, expected: int | None) -> None:
@@ -54,20 +54,20 @@ def test_unknown_token_id(tokenizer: Tokenizer, expected: int | None) -> None:
 
 
 def test_model_types_load(tmp_path: Path) -> None:
-    for tokenizer in (_wordpiece(), _bpe("<unk>"), _unigram(0), word_tokenizer()):
+    for tokenizer in (_wordpiece(), _bpe("<unk>"), _unigram(0), tiny_tokenizer()):
         path = tmp_path / "tokenizer.json"
         path.write_text(tokenizer.to_str())
         assert load_tokenizer(path).get_vocab() == tokenizer.get_vocab()
 
 
 def _tokenizer_json(**changes: object) -> str:
-    document = json.loads(word_tokenizer().to_str())
+    document = json.loads(tiny_tokenizer().to_str())
     document.update(changes)
     return json.dumps(document)
 
 
 def _model_type_json(kind: str) -> str:
-    document = json.loads(word_tokenizer().to_str())
+    document = json.loads(tiny_tokenizer().to_str())
     document["model"]["type"] = kind
     return json.dumps(document)
 
@@ -98,7 +98,7 @@ def test_invalid_tokenizers(tmp_path: Path, content: bytes, fragment: str) -> No
 
 
 def test_padding_and_truncation_are_disabled(tmp_path: Path) -> None:
-    tokenizer = word_tokenizer()
+    tokenizer = tiny_tokenizer()
     tokenizer.enable_truncation(2)
     tokenizer.enable_padding(length=10, pad_id=1, pad_token="[PAD]")
     path = tmp_path / "tokenizer.json"
@@ -117,7 +117,7 @@ def test_padding_and_truncation_are_disabled(tmp_path: Path) -> None:
 
 
 def test_model_data_copies_a_padded_tokenizer() -> None:
-    tokenizer = word_tokenizer()
+    tokenizer = tiny_tokenizer()
     tokenizer.enable_truncation(1)
     model = StaticModelData(np.ones((12, 2), np.float32), tokenizer)
     assert model.tokenizer.truncation is None
@@ -125,7 +125,7 @@ def test_model_data_copies_a_padded_tokenizer() -> None:
 
 
 def test_vocab_size_counts_distinct_tokens() -> None:
-    tokenizer = word_tokenizer()
+    tokenizer = tiny_tokenizer()
     assert vocab_size(tokenizer) == 12
     tokenizer.add_tokens(["zebra", "the"])  # "the" already exists: not counted twice
     tokenizer.add_special_tokens([AddedToken("<special>", special=True)])
@@ -155,7 +155,7 @@ def test_median_token_length_counts_code_points() -> None:
 
 
 def test_median_includes_added_tokens() -> None:
-    tokenizer = word_tokenizer(["a", "b"], unk=None)
+    tokenizer = wordlevel_tokenizer(["a", "b"], unk_token=None)
     assert median_token_length(vocabulary(tokenizer)) == 1
     tokenizer.add_tokens(["long-token-one", "long-token-two"])
     assert median_token_length(vocabulary(tokenizer)) == 7

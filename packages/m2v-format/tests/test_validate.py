@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from format_builders import WORDS, good_embeddings, tiny_model, word_tokenizer, write_folder
 from m2v_format import Layout, ValidationReport, Violation, save_model, validate_model
+from m2v_testkit import TINY_WORDS, tiny_model, tiny_tokenizer, valid_embeddings, write_raw_model
 
-V = len(WORDS)
+V = len(TINY_WORDS)
 
 
 def _rules(report: ValidationReport) -> list[str]:
@@ -41,9 +41,9 @@ def test_minilm_breaks_t1(minilm_path: Path) -> None:
 
 
 def test_bad_config_and_bad_tensors_are_both_reported(tmp_path: Path) -> None:
-    embeddings = good_embeddings(V + 2)
+    embeddings = valid_embeddings(V + 2)
     embeddings[0, 0] = np.nan
-    folder = write_folder(
+    folder = write_raw_model(
         tmp_path / "m",
         {"embeddings": embeddings, "mapping": np.full(V, 99, np.int32)},
         config={"normalize": "yes", "max_length": 0},
@@ -55,7 +55,7 @@ def test_bad_config_and_bad_tensors_are_both_reported(tmp_path: Path) -> None:
 
 
 def test_bad_tokenizer_and_bad_header_are_both_reported(tmp_path: Path) -> None:
-    folder = write_folder(
+    folder = write_raw_model(
         tmp_path / "m", b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}      ", tokenizer="[]"
     )
     assert _rules(validate_model(folder)) == ["K1", "S1"]
@@ -68,25 +68,25 @@ def test_every_tensor_problem_at_once(tmp_path: Path) -> None:
         "mapping": np.zeros(V, np.float32),
         "embeddings_scale": np.array([0.0, 1.0], np.float16),
     }
-    report = validate_model(write_folder(tmp_path / "m", tensors))
+    report = validate_model(write_raw_model(tmp_path / "m", tensors))
     assert _rules(report) == ["T2", "T3", "T7"]
 
 
 def test_vocabulary_mismatches(tmp_path: Path) -> None:
     tensors = {
-        "embeddings": good_embeddings(V + 1),
+        "embeddings": valid_embeddings(V + 1),
         "weights": np.ones(V - 1, np.float32),
     }
-    report = validate_model(write_folder(tmp_path / "m", tensors))
+    report = validate_model(write_raw_model(tmp_path / "m", tensors))
     assert _rules(report) == ["T5", "T5"]
 
 
 def test_vocabulary_with_holes(tmp_path: Path) -> None:
     """Ids beyond the vocabulary size would index past the tables: reported as T5."""
-    document = json.loads(word_tokenizer().to_str())
+    document = json.loads(tiny_tokenizer().to_str())
     document["model"]["vocab"]["world"] = 40
-    folder = write_folder(
-        tmp_path / "m", {"embeddings": good_embeddings()}, tokenizer=json.dumps(document)
+    folder = write_raw_model(
+        tmp_path / "m", {"embeddings": valid_embeddings()}, tokenizer=json.dumps(document)
     )
     report = validate_model(folder)
     assert _rules(report) == ["T5"]
@@ -94,9 +94,9 @@ def test_vocabulary_with_holes(tmp_path: Path) -> None:
 
 
 def test_format_version_problems(tmp_path: Path) -> None:
-    folder = write_folder(
+    folder = write_raw_model(
         tmp_path / "m",
-        {"embeddings": good_embeddings()},
+        {"embeddings": valid_embeddings()},
         config={"format_version": "3.0", "normalize": 5},
     )
     report = validate_model(folder)
@@ -120,7 +120,7 @@ def test_escaping_files_are_reported_and_not_read(tmp_path: Path) -> None:
 
 
 def test_warnings(tmp_path: Path) -> None:
-    folder = write_folder(tmp_path / "m", {"embeddings": good_embeddings()}, config={})
+    folder = write_raw_model(tmp_path / "m", {"embeddings": valid_embeddings()}, config={})
     report = validate_model(folder)
     assert report.ok
     assert sorted(w.rule for w in report.warnings) == ["C3", "C6"]
@@ -135,7 +135,7 @@ def test_scale_with_old_format_version_warns(tmp_path: Path) -> None:
         "embeddings": np.ones((V, 4), np.int8),
         "embeddings_scale": np.array([0.5], np.float32),
     }
-    folder = write_folder(
+    folder = write_raw_model(
         tmp_path / "m", tensors, config={"normalize": True, "format_version": "1.0"}
     )
     report = validate_model(folder)
@@ -150,6 +150,6 @@ def test_violation_strings() -> None:
 
 @pytest.mark.parametrize("content", [b"", b"\x00" * 7, b"garbage" * 100])
 def test_never_raises_on_garbage(tmp_path: Path, content: bytes) -> None:
-    folder = write_folder(tmp_path / "m", content, config="\x00", tokenizer="\x00")
+    folder = write_raw_model(tmp_path / "m", content, config="\x00", tokenizer="\x00")
     report = validate_model(folder)
     assert {"C1", "K1"} <= set(_rules(report))

@@ -11,7 +11,6 @@ from typing import Any
 import m2v_format._write as writer
 import numpy as np
 import pytest
-from format_builders import WORDS, tiny_model
 from m2v_format import (
     ModelCard,
     ModelConfig,
@@ -26,6 +25,7 @@ from m2v_format import (
     validate_model,
 )
 from m2v_format._safetensors import MappedSafetensors
+from m2v_testkit import TINY_WORDS, tiny_model
 
 
 def _header(folder: Path) -> dict[str, tuple[str, tuple[int, ...]]]:
@@ -216,14 +216,14 @@ def test_refuses_vocabulary_mismatch(tmp_path: Path) -> None:
 @pytest.mark.parametrize("dtype", [np.uint8, np.int32, np.complex64, np.bool_])
 def test_refuses_unsupported_embedding_dtypes(tmp_path: Path, dtype: Any) -> None:
     model = tiny_model()
-    model.embeddings = np.ones((len(WORDS), 4), dtype=dtype)
+    model.embeddings = np.ones((len(TINY_WORDS), 4), dtype=dtype)
     with pytest.raises(UnsupportedDtypeError):
         save_model(tmp_path / "out", model)
 
 
 def test_refuses_float_mapping(tmp_path: Path) -> None:
     model = tiny_model(clusters=4)
-    model.mapping = np.zeros(len(WORDS), np.float32)
+    model.mapping = np.zeros(len(TINY_WORDS), np.float32)
     with pytest.raises(UnsupportedDtypeError):
         save_model(tmp_path / "out", model)
 

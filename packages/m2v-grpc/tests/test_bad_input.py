@@ -6,7 +6,6 @@ from __future__ import annotations
 import grpc
 import numpy as np
 import pytest
-from grpc_support import assert_serving, channel, running_server, trailing
 from m2v_grpc import Limits
 from m2v_grpc._codec import unpack
 from m2v_grpc._generated.m2v.embed.v1 import embed_pb2, embed_pb2_grpc
@@ -90,7 +89,16 @@ UNARY_CASES = [
     ("name", "request_", "status", "code", "index"), UNARY_CASES, ids=[c[0] for c in UNARY_CASES]
 )
 async def test_unary_bad_input(
-    registry: ModelRegistry, name, request_, status, code, index
+    registry: ModelRegistry,
+    name,
+    request_,
+    status,
+    code,
+    index,
+    assert_serving,
+    channel,
+    running_server,
+    trailing,
 ) -> None:
     async with running_server(registry, limits=SMALL) as server, channel(server) as chan:
         stub = embed_pb2_grpc.EmbedServiceStub(chan)
@@ -116,7 +124,9 @@ async def test_tokenize_bad_input(stub) -> None:
         assert caught.value.code() == status
 
 
-async def test_oversized_message_is_refused(registry: ModelRegistry) -> None:
+async def test_oversized_message_is_refused(
+    registry: ModelRegistry, assert_serving, channel, running_server
+) -> None:
     async with running_server(registry, limits=SMALL) as server, channel(server) as chan:
         stub = embed_pb2_grpc.EmbedServiceStub(chan)
         big = embed_pb2.EmbedRequest(texts=[b"x" * 60] * 2000)  # > 64 KiB
@@ -142,7 +152,7 @@ async def test_oversized_message_is_refused(registry: ModelRegistry) -> None:
         await assert_serving(server)
 
 
-async def test_corrupt_wire_bytes(server, chan) -> None:
+async def test_corrupt_wire_bytes(server, chan, assert_serving) -> None:
     raw = chan.unary_unary("/m2v.embed.v1.EmbedService/Embed")  # no serializer: bytes go as-is
     with pytest.raises(grpc.RpcError) as caught:
         await raw(b"\x0a\xff\xff\xff\xff\x0f", timeout=10)  # a length prefix far beyond the data
@@ -154,7 +164,9 @@ def _item(i: int, text: bytes) -> embed_pb2.EmbedItem:
     return embed_pb2.EmbedItem(id=i, text=text)
 
 
-async def test_bad_items_and_messages_mid_stream_leave_it_open(registry: ModelRegistry) -> None:
+async def test_bad_items_and_messages_mid_stream_leave_it_open(
+    registry: ModelRegistry, assert_serving, channel, running_server
+) -> None:
     model = registry.get("potion").model
     async with running_server(registry, limits=SMALL) as server, channel(server) as chan:
         stub = embed_pb2_grpc.EmbedServiceStub(chan)

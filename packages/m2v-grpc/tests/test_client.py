@@ -10,7 +10,6 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from grpc_support import make_config, running_server
 from m2v_grpc import (
     AsyncEmbedClient,
     EmbedClient,
@@ -31,7 +30,7 @@ TEXTS = [f"sentence {i} about the film and the market" for i in range(300)]
 FAST_RECONNECT = (("grpc.initial_reconnect_backoff_ms", 50), ("grpc.max_reconnect_backoff_ms", 100))
 
 
-async def test_sync_client_api(registry) -> None:
+async def test_sync_client_api(registry, running_server) -> None:
     potion, tiny = registry.get("potion").model, registry.get("tiny").model
     small = Limits(max_items_per_message=16, max_message_bytes=2048, max_text_bytes=200)
     async with running_server(registry, limits=small) as server:
@@ -78,7 +77,7 @@ async def test_sync_client_api(registry) -> None:
         await asyncio.to_thread(use)
 
 
-async def test_sync_embed_stream(registry) -> None:
+async def test_sync_embed_stream(registry, running_server) -> None:
     potion = registry.get("potion").model
     small = Limits(max_items_per_message=16, max_message_bytes=4096, max_text_bytes=200)
     async with running_server(registry, limits=small) as server:
@@ -124,7 +123,7 @@ async def test_sync_embed_stream(registry) -> None:
         assert server.admission.in_flight == 0
 
 
-async def test_async_client_api(registry) -> None:
+async def test_async_client_api(registry, running_server) -> None:
     potion = registry.get("potion").model
     small = Limits(max_items_per_message=16, max_message_bytes=4096, max_text_bytes=200)
     async with (
@@ -171,7 +170,7 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-async def test_unary_retried_until_the_server_is_up(registry) -> None:
+async def test_unary_retried_until_the_server_is_up(registry, make_config) -> None:
     port = _free_port()
     retry = RetryPolicy(max_attempts=40, initial_backoff=0.05, max_backoff=0.1)
     async with AsyncEmbedClient(
@@ -188,7 +187,7 @@ async def test_unary_retried_until_the_server_is_up(registry) -> None:
             await server.stop()
 
 
-async def test_overloaded_is_retried_then_reported(registry) -> None:
+async def test_overloaded_is_retried_then_reported(registry, running_server) -> None:
     async with running_server(registry, limits=Limits(max_concurrent_requests=1)) as server:
         target = f"127.0.0.1:{server.port}"
         async with AsyncEmbedClient(target) as holder:
@@ -213,7 +212,7 @@ async def test_overloaded_is_retried_then_reported(registry) -> None:
                 assert (await asyncio.wait_for(pending, 10)).shape == (1, 256)
 
 
-async def test_stream_moves_to_another_replica_when_one_drains(registry) -> None:
+async def test_stream_moves_to_another_replica_when_one_drains(registry, running_server) -> None:
     potion = registry.get("potion").model
     texts = [f"replica text {i}" for i in range(6000)]
     async with running_server(registry) as first, running_server(registry) as second:
@@ -237,7 +236,7 @@ async def test_stream_moves_to_another_replica_when_one_drains(registry) -> None
         np.testing.assert_array_equal(np.stack(out), potion.encode(texts))
 
 
-async def test_sync_stream_resends_after_drain(registry) -> None:
+async def test_sync_stream_resends_after_drain(registry, running_server) -> None:
     potion = registry.get("potion").model
     texts = [f"sync replica text {i}" for i in range(4000)]
     async with running_server(registry) as first, running_server(registry) as second:

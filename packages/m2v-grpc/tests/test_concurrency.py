@@ -7,7 +7,6 @@ import random
 
 import numpy as np
 import pytest
-from grpc_support import assert_serving, running_server
 from m2v_grpc import AsyncEmbedClient, EmbedClient
 
 pytestmark = pytest.mark.asyncio
@@ -42,7 +41,9 @@ def corpus(seed: int, size: int) -> list[str]:
     return [" ".join(rng.choices(WORDS, k=rng.randint(1, 30))) for _ in range(size)]
 
 
-async def test_sixteen_clients_mixing_unary_and_streams(registry) -> None:
+async def test_sixteen_clients_mixing_unary_and_streams(
+    registry, assert_serving, running_server
+) -> None:
     model = registry.get("potion").model
     tiny = registry.get("tiny").model
     async with running_server(registry) as server:

@@ -21,15 +21,6 @@ import grpc
 import pytest
 from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_support import (
-    channel,
-    gated,
-    health_status,
-    make_config,
-    registry_for,
-    running_server,
-    server_process,
-)
 from m2v_grpc import EmbedClient, EmbedServer, EmbedServiceError, RetryPolicy, ServerStartError
 from m2v_grpc._generated.m2v.embed.v1 import embed_pb2, embed_pb2_grpc
 from m2v_grpc._stream import DRAINED_METADATA_KEY
@@ -155,7 +146,7 @@ async def unary_client(stub, ledger: Ledger, client: int, stop: asyncio.Event) -
             ledger.answered.update(ids)
 
 
-async def test_sigterm_under_load_loses_no_accepted_item(potion_path: Path) -> None:
+async def test_sigterm_under_load_loses_no_accepted_item(potion_path: Path, server_process) -> None:
     grace = 8.0
     args = [
         "--model",
@@ -204,7 +195,9 @@ async def test_sigterm_under_load_loses_no_accepted_item(potion_path: Path) -> N
     assert ledger.stream_endings["OK+drained"] >= 1, ledger.stream_endings
 
 
-async def test_drain_sequence_in_process(tiny_path: Path) -> None:
+async def test_drain_sequence_in_process(
+    tiny_path: Path, channel, gated, health_status, registry_for, running_server
+) -> None:
     model = gated(tiny_path)
     model.gate.set()
     async with running_server(registry_for({"g": model}), grace_seconds=5.0) as server:
@@ -254,7 +247,7 @@ async def test_drain_sequence_in_process(tiny_path: Path) -> None:
         await chan.close()
 
 
-async def test_port_in_use_fails_loudly(registry) -> None:
+async def test_port_in_use_fails_loudly(registry, make_config, running_server) -> None:
     async with running_server(registry) as first:
         second = EmbedServer(make_config(port=first.port), registry=registry)
         with pytest.raises(ServerStartError, match="in use"):
@@ -304,7 +297,7 @@ async def test_bad_model_path_fails_with_its_code(tmp_path: Path) -> None:
     assert failure["code"] == "model-not-found"
 
 
-async def test_metrics_endpoint(registry) -> None:
+async def test_metrics_endpoint(registry, channel, running_server) -> None:
     with contextlib.closing(socket.socket()) as probe:
         probe.bind(("127.0.0.1", 0))
         free = probe.getsockname()[1]

@@ -9,15 +9,6 @@ from pathlib import Path
 
 import grpc
 import pytest
-from grpc_support import (
-    assert_serving,
-    channel,
-    gated,
-    registry_for,
-    running_server,
-    trailing,
-    write_then_read,
-)
 from m2v_grpc import EmbedServer, Limits
 from m2v_grpc._generated.m2v.embed.v1 import embed_pb2, embed_pb2_grpc
 
@@ -45,7 +36,9 @@ def item(i: int, text: bytes = b"hello world") -> embed_pb2.EmbedItem:
     return embed_pb2.EmbedItem(id=i, text=text)
 
 
-async def test_admission_refuses_at_once_when_full(registry) -> None:
+async def test_admission_refuses_at_once_when_full(
+    registry, assert_serving, channel, running_server, trailing, write_then_read
+) -> None:
     async with (
         running_server(registry, limits=Limits(max_concurrent_requests=2)) as server,
         channel(server) as chan,
@@ -75,7 +68,9 @@ async def test_admission_refuses_at_once_when_full(registry) -> None:
         await assert_serving(server)
 
 
-async def test_unread_stream_cannot_grow_server_memory(registry) -> None:
+async def test_unread_stream_cannot_grow_server_memory(
+    registry, assert_serving, channel, running_server
+) -> None:
     window = 2
     async with (
         running_server(registry, limits=Limits(max_in_flight_per_stream=window)) as server,
@@ -110,7 +105,7 @@ async def test_unread_stream_cannot_grow_server_memory(registry) -> None:
         await assert_serving(server)
 
 
-async def test_cancel_while_server_reads(server, stub) -> None:
+async def test_cancel_while_server_reads(server, stub, assert_serving) -> None:
     call = stub.EmbedStream()
     await call.write(embed_pb2.EmbedStreamRequest(items=[item(1)]))
     assert list((await call.read()).ids) == [1]
@@ -120,7 +115,9 @@ async def test_cancel_while_server_reads(server, stub) -> None:
     await assert_serving(server)
 
 
-async def test_cancel_while_server_computes(tiny_path: Path) -> None:
+async def test_cancel_while_server_computes(
+    tiny_path: Path, assert_serving, channel, gated, registry_for, running_server
+) -> None:
     model = gated(tiny_path)
     async with (
         running_server(registry_for({"g": model}), workers=2) as server,
@@ -143,7 +140,9 @@ async def test_cancel_while_server_computes(tiny_path: Path) -> None:
         await assert_serving(server)
 
 
-async def test_deadlines_are_honoured_and_queued_work_dropped(tiny_path: Path) -> None:
+async def test_deadlines_are_honoured_and_queued_work_dropped(
+    tiny_path: Path, assert_serving, channel, gated, registry_for, running_server
+) -> None:
     model = gated(tiny_path)
     async with (
         running_server(registry_for({"g": model}), workers=1) as server,

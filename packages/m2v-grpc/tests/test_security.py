@@ -9,14 +9,6 @@ import numpy as np
 import pytest
 from grpc import aio
 from grpc_health.v1 import health_pb2
-from grpc_support import (
-    channel,
-    health_status,
-    make_certificates,
-    running_server,
-    trailing,
-    write_then_read,
-)
 from m2v_grpc import AuthenticationError, EmbedClient, TLSConfig, TLSOptions, UnavailableError
 from m2v_grpc._generated.m2v.embed.v1 import embed_pb2, embed_pb2_grpc
 
@@ -25,11 +17,13 @@ TOKENS = ("current-token", "next-token")
 
 
 @pytest.fixture(scope="module")
-def certs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def certs(tmp_path_factory: pytest.TempPathFactory, make_certificates) -> dict[str, Path]:
     return make_certificates(tmp_path_factory.mktemp("certs"))
 
 
-async def test_token_required_except_health_and_reflection(registry) -> None:
+async def test_token_required_except_health_and_reflection(
+    registry, channel, health_status, running_server, trailing, write_then_read
+) -> None:
     async with running_server(registry, tokens=TOKENS) as server, channel(server) as chan:
         stub = embed_pb2_grpc.EmbedServiceStub(chan)
         request = embed_pb2.EmbedRequest(texts=[b"hello"])
@@ -77,7 +71,7 @@ async def test_token_required_except_health_and_reflection(registry) -> None:
         assert answer.list_services_response.service
 
 
-async def test_client_token_and_errors(registry) -> None:
+async def test_client_token_and_errors(registry, running_server) -> None:
     import asyncio
 
     async with running_server(registry, tokens=TOKENS) as server:
@@ -95,7 +89,7 @@ async def test_client_token_and_errors(registry) -> None:
         await asyncio.to_thread(use)
 
 
-async def test_tls_round_trip(registry, certs: dict[str, Path]) -> None:
+async def test_tls_round_trip(registry, certs: dict[str, Path], running_server) -> None:
     tls = TLSConfig(cert=certs["server.pem"], key=certs["server.key"])
     async with running_server(registry, tls=tls, tokens=TOKENS) as server:
         target = f"localhost:{server.port}"
@@ -129,7 +123,7 @@ async def test_tls_round_trip(registry, certs: dict[str, Path]) -> None:
         await asyncio.to_thread(sync_client)
 
 
-async def test_mutual_tls(registry, certs: dict[str, Path]) -> None:
+async def test_mutual_tls(registry, certs: dict[str, Path], running_server) -> None:
     tls = TLSConfig(cert=certs["server.pem"], key=certs["server.key"], client_ca=certs["ca.pem"])
     async with running_server(registry, tls=tls) as server:
         target = f"localhost:{server.port}"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from grpc_health.v1 import health_pb2
-from grpc_support import channel, health_status, registry_for, running_server
 from m2v_grpc import EmbedServer
 from m2v_grpc._codec import unpack
 from m2v_grpc._generated.m2v.embed.v1 import embed_pb2, embed_pb2_grpc
@@ -170,7 +169,7 @@ async def test_stream_answers_each_message_in_order_with_ids(stub, registry: Mod
     assert await call.code() == __import__("grpc").StatusCode.OK
 
 
-async def test_health_and_reflection(chan) -> None:
+async def test_health_and_reflection(chan, health_status) -> None:
     assert await health_status(chan) == health_pb2.HealthCheckResponse.SERVING
     assert await health_status(chan, SERVICE_NAME) == health_pb2.HealthCheckResponse.SERVING
     from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
@@ -186,11 +185,12 @@ async def test_health_and_reflection(chan) -> None:
     assert answers[1].file_descriptor_response.file_descriptor_proto
 
 
-async def test_health_not_serving_until_models_loaded(registry: ModelRegistry, potion_path) -> None:
+async def test_health_not_serving_until_models_loaded(
+    registry: ModelRegistry, potion_path, channel, health_status, make_config
+) -> None:
     import asyncio
     import threading
 
-    from grpc_support import make_config
     from m2v_grpc._config import ModelSpec
     from m2v_infer import StaticModel
 
@@ -224,8 +224,9 @@ async def test_health_not_serving_until_models_loaded(registry: ModelRegistry, p
         await server.stop()
 
 
-async def test_models_from_save_model_serve_int8_storage(tmp_path, registry) -> None:
-    from grpc_support import write_tiny_model
+async def test_models_from_save_model_serve_int8_storage(
+    tmp_path, registry, channel, registry_for, running_server, write_tiny_model
+) -> None:
     from m2v_format import load_model, quantize, save_model
 
     folder = write_tiny_model(tmp_path / "f32", dim=16, normalize=True, seed=3)

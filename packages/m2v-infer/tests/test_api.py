@@ -10,7 +10,6 @@ from typing import Any
 import m2v_infer
 import numpy as np
 import pytest
-from infer_helpers import SMALL_TEXTS, make_model, wordpiece_tokenizer
 from m2v_format import (
     FormatError,
     M2VError,
@@ -26,11 +25,12 @@ from m2v_infer import (
     InvalidInputError,
     StaticModel,
 )
+from m2v_testkit import SMALL_TEXTS, save_tiny_model, small_wordpiece
 
 
 @pytest.fixture
 def small(tmp_path: Path) -> Path:
-    return make_model(tmp_path / "small", wordpiece_tokenizer(), dim=12)
+    return save_tiny_model(tmp_path / "small", small_wordpiece(), dim=12)
 
 
 def test_public_api_is_all() -> None:

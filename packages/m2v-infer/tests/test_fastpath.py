@@ -11,17 +11,20 @@ import random
 from pathlib import Path
 from typing import Any
 
-import _corpus
 import numpy as np
 import pytest
 from m2v_format import load_model, reference_encode
 from m2v_infer._fastpath import FastEncoder, analyze
-from test_fastpath_support import (
-    VARIANT_NAMES,
-    pooled,
+from m2v_testkit import (
+    TOKENIZER_VARIANTS,
+    bbc_news,
+    benchmark_corpus,
+    needs_testdata,
+    pool_segments,
     random_texts,
     reference_ids,
-    variants,
+    tokenizer_variants,
+    tweets,
 )
 from tokenizers import Tokenizer
 
@@ -59,27 +62,20 @@ def tokenizer(potion_path: Path) -> Tokenizer:
 
 @pytest.fixture(scope="module")
 def sentences() -> list[str]:
-    try:
-        return _corpus.benchmark_corpus()
-    except Exception as error:  # pragma: no cover - no data
-        pytest.skip(f"corpus unavailable: {error}")
+    with needs_testdata():
+        return benchmark_corpus()
 
 
-@pytest.fixture(scope="module")
-def tweets() -> list[str]:
-    try:
-        return _corpus.tweets()
-    except Exception as error:  # pragma: no cover - no data
-        pytest.skip(f"tweets unavailable: {error}")
+@pytest.fixture(scope="module", name="tweets")
+def tweets_fixture() -> list[str]:
+    with needs_testdata():
+        return tweets()
 
 
 @pytest.fixture(scope="module")
 def documents() -> list[str]:
-    try:
-        root = Path(_corpus.dataset_path("bbc-news"))
-    except Exception as error:  # pragma: no cover - no data
-        pytest.skip(f"bbc-news unavailable: {error}")
-    return [path.read_text(encoding="latin-1") for path in sorted(root.glob("*/*.txt"))]
+    with needs_testdata():
+        return bbc_news()[0]
 
 
 def _plain(tokenizer: Tokenizer, texts: list[str]) -> list[list[int]]:
@@ -128,7 +124,7 @@ def test_real_corpus_pooled_vectors_match_reference_encode(
     encoder = FastEncoder(model.tokenizer, unknown_id=model.unknown_token_id)
     for normalize in (False, True):
         expected = reference_encode(model, texts, max_length=512, normalize=normalize)
-        got = pooled(encoder, rows, texts, 512, normalize=normalize)
+        got = pool_segments(encoder, rows, texts, 512, normalize=normalize)
         assert got.dtype == np.float32
         assert got.shape == expected.shape
         assert np.array_equal(got, expected)  # same ids, same rule functions: bitwise
@@ -162,9 +158,9 @@ def test_truncation_boundary_inside_a_word_and_on_unknown_ids(tokenizer: Tokeniz
     assert encoder.fallback_texts == 0
 
 
-@pytest.mark.parametrize("name", VARIANT_NAMES)
+@pytest.mark.parametrize("name", TOKENIZER_VARIANTS)
 def test_other_pipelines_exact(name: str, potion_path: Path, sentences: list[str]) -> None:
-    variant, eligible = variants(potion_path)[name]
+    variant, eligible = tokenizer_variants(potion_path)[name]
     unknown = variant.token_to_id("[UNK]")
     median = FastEncoder(variant, unknown_id=unknown).median_length
     rng = random.Random(name)

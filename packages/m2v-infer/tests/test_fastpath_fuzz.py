@@ -17,15 +17,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from m2v_infer._fastpath import FastEncoder
-from test_fastpath_support import (
-    ASCII,
-    SPECIAL,
-    TRICKY,
-    VARIANT_NAMES,
-    pooled,
+from m2v_testkit import (
+    ASCII_CHARACTERS,
+    SPECIAL_TOKEN_TEXTS,
+    TOKENIZER_VARIANTS,
+    TRICKY_CHARACTERS,
+    pool_segments,
     reference_ids,
     reference_pool,
-    variants,
+    tokenizer_variants,
 )
 from tokenizers import Tokenizer
 
@@ -60,9 +60,9 @@ def setup(potion_path: Path) -> tuple[Tokenizer, np.ndarray, FastEncoder, FastEn
 _any_char = st.characters(exclude_categories=("Cs",))  # lone surrogates: the library raises
 _pieces = st.one_of(
     st.text(_any_char, max_size=6),
-    st.text(st.sampled_from(TRICKY), min_size=1, max_size=4),
-    st.text(st.sampled_from(ASCII), min_size=1, max_size=12),
-    st.sampled_from(SPECIAL),
+    st.text(st.sampled_from(TRICKY_CHARACTERS), min_size=1, max_size=4),
+    st.text(st.sampled_from(ASCII_CHARACTERS), min_size=1, max_size=12),
+    st.sampled_from(SPECIAL_TOKEN_TEXTS),
     st.sampled_from(["\t", "\n", "\r\n", " ", "  ", "\x00", "\ufffd", "\u200b", "\u0301"]),
     st.integers(95, 130).map(lambda n: "x" * n),  # around max_input_chars_per_word
     st.integers(1, 60).map(lambda n: "!?.,;-" * n),  # long punctuation runs
@@ -87,9 +87,9 @@ def test_ids_and_pooled_vectors_match_the_library(
     expected = reference_ids(tokenizer, texts, max_length, MEDIAN, UNK)
     for encoder in (big, tiny):
         assert encoder.tokenize(texts, max_length) == expected
-    vectors = pooled(big, rows, texts, max_length)
+    vectors = pool_segments(big, rows, texts, max_length)
     assert np.abs(vectors - reference_pool(rows, expected)).max(initial=0.0) <= 1e-6
-    normalized = pooled(tiny, rows, texts, max_length, normalize=True)
+    normalized = pool_segments(tiny, rows, texts, max_length, normalize=True)
     plain = reference_pool(rows, expected)
     plain /= np.linalg.norm(plain, axis=1, keepdims=True) + np.float32(1e-32)
     assert np.abs(normalized - plain).max(initial=0.0) <= 1e-6
@@ -115,7 +115,7 @@ def test_arbitrary_unicode_text(
 _VARIANTS: dict[str, tuple[Tokenizer, FastEncoder, int]] = {}
 
 
-@pytest.mark.parametrize("name", VARIANT_NAMES)
+@pytest.mark.parametrize("name", TOKENIZER_VARIANTS)
 @settings(
     max_examples=120,
     deadline=None,
@@ -126,7 +126,7 @@ def test_other_pipelines(
     potion_path: Path, name: str, texts: list[str], max_length: int | None
 ) -> None:
     if name not in _VARIANTS:
-        tokenizer, _ = variants(potion_path)[name]
+        tokenizer, _ = tokenizer_variants(potion_path)[name]
         unknown = tokenizer.token_to_id("[UNK]")
         encoder = FastEncoder(tokenizer, unknown_id=unknown, cache_size=64, batch_size=4)
         _VARIANTS[name] = (tokenizer, encoder, unknown)

@@ -4,8 +4,8 @@ it beats the current one on the evaluation suite.
     uv run --all-packages python packages/m2v-train/scripts/build_default_model.py \
         [--dims 128] [--dtype int8] [--epochs 3] [--install]
 
-1. Corpus: ``tests/benchmarks/_pretrain_corpus.fair_corpus()`` (tweets, Wikipedia, Lee
-   background and Rotten Tomatoes plot sentences — none of the texts the suite scores).
+1. Corpus: ``m2v_testkit.fair_corpus()`` (tweets, Wikipedia, Lee background and Rotten
+   Tomatoes plot sentences — none of the texts the suite scores).
 2. Teacher features: all-MiniLM-L6-v2 (test data set ``minilm``), bfloat16, cached under
    ``~/.cache/m2v-train/bench-fair-minilm`` (resumable).
 3. Start: ``m2v_distill.distill(minilm, pca_dims=256, quantize_to="float32")``.
@@ -23,16 +23,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[3]
-for folder in (REPO / "tests" / "benchmarks", REPO / "tests" / "support"):
-    sys.path.insert(0, str(folder))
-
-from _pretrain_corpus import fair_corpus  # noqa: E402
-from m2v_testdata import dataset_path  # noqa: E402
+from m2v_testkit import dataset_path, fair_corpus
 
 CACHE = Path.home() / ".cache" / "m2v-train"
 LIMIT_BYTES = 5 * 1024 * 1024

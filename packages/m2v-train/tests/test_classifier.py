@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import train_helpers
-from m2v_format import OutputExistsError
+from m2v_format import OutputExistsError, save_model
 from m2v_infer import StaticClassifier, StaticModel
+from m2v_testkit import sentiment_texts, synthetic_model, topic_texts
 from m2v_train import (
     InvalidLabelsError,
     InvalidParameterError,
@@ -27,7 +27,7 @@ def test_single_label_learns_and_exports(
     clf.fit(texts, labels, **FAST)
     assert clf.classes == ("neg", "pos")
     assert not clf.multilabel
-    test_texts, test_labels = train_helpers.sentiment_texts(100, seed=5)
+    test_texts, test_labels = sentiment_texts(100, seed=5)
     predicted = clf.predict(test_texts)
     assert np.mean(predicted == np.asarray(test_labels)) > 0.95
     proba = clf.predict_proba(test_texts)
@@ -57,11 +57,11 @@ def test_single_label_learns_and_exports(
 
 
 def test_multilabel(tiny_model_dir: Path, tmp_path: Path) -> None:
-    texts, labels = train_helpers.topic_texts(400, seed=1)
+    texts, labels = topic_texts(400, seed=1)
     clf = StaticModelForClassification.from_pretrained(tiny_model_dir, hidden_dim=32)
     clf.fit(texts, labels, **FAST)
     assert clf.multilabel
-    test_texts, test_labels = train_helpers.topic_texts(100, seed=9)
+    test_texts, test_labels = topic_texts(100, seed=9)
     predicted = clf.predict(test_texts)
     exact = np.mean([sorted(p) == sorted(t) for p, t in zip(predicted, test_labels, strict=True)])
     assert exact > 0.8
@@ -152,7 +152,7 @@ def test_errors(tiny_model_dir: Path, sentiment_data: tuple[list[str], list[str]
 def test_integer_labels_and_quantized_base(
     tmp_path: Path, sentiment_data: tuple[list[str], list[str]]
 ) -> None:
-    folder = train_helpers.save_tiny_model(tmp_path / "f16", dtype="float16")
+    folder = save_model(tmp_path / "f16", synthetic_model(dtype="float16"))
     texts, labels = sentiment_data
     numbers = [1 if label == "pos" else 0 for label in labels]
     clf = StaticModelForClassification.from_pretrained(folder, hidden_dim=16)

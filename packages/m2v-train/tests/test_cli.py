@@ -10,9 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import train_helpers
+from m2v_format import save_model
 from m2v_format.cli import main
 from m2v_infer import StaticClassifier, StaticModel
+from m2v_testkit import sentiment_texts, synthetic_corpus, synthetic_model, topic_texts
 
 
 def _write_csv(path: Path, texts: list[str], labels: list[str]) -> Path:
@@ -26,9 +27,9 @@ def _write_csv(path: Path, texts: list[str], labels: list[str]) -> Path:
 def test_classify_csv(
     tiny_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    texts, labels = train_helpers.sentiment_texts(200)
+    texts, labels = sentiment_texts(200)
     data = _write_csv(tmp_path / "train.csv", texts, labels)
-    test = _write_csv(tmp_path / "test.csv", *train_helpers.sentiment_texts(50, seed=3))
+    test = _write_csv(tmp_path / "test.csv", *sentiment_texts(50, seed=3))
     out = tmp_path / "clf"
     argv = [
         "train", "classify", "--data", str(data), "--text-column", "review",
@@ -48,7 +49,7 @@ def test_classify_csv(
 
 
 def test_classify_jsonl_multilabel(tiny_model_dir: Path, tmp_path: Path) -> None:
-    texts, labels = train_helpers.topic_texts(200)
+    texts, labels = topic_texts(200)
     data = tmp_path / "train.jsonl"
     data.write_text(
         "".join(
@@ -79,13 +80,13 @@ def test_featurize_then_pretrain(
     tiny_teacher_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     corpus = tmp_path / "corpus.txt"
-    corpus.write_text("\n".join(train_helpers.corpus(120)) + "\n\n")
+    corpus.write_text("\n".join(synthetic_corpus(120)) + "\n\n")
     work = tmp_path / "work"
     args = ["train", "featurize", "--corpus", str(corpus), "--teacher", str(tiny_teacher_dir),
             "--work-dir", str(work), "--shard-size", "50", "--quiet", "--device", "cpu"]  # fmt: skip
     assert main(args) == 0
     assert main(args) == 0  # resuming a complete store is a no-op
-    start = train_helpers.save_tiny_model(tmp_path / "start", dim=16)
+    start = save_model(tmp_path / "start", synthetic_model(dim=16))
     out = tmp_path / "pretrained"
     code = main([
         "train", "pretrain", "--features", str(work), "--model", str(start),

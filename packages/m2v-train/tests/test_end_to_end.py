@@ -4,22 +4,14 @@ classifier trained through the CLI and run by m2v-infer (slow: about a minute)."
 from __future__ import annotations
 
 import csv
+import itertools
 from pathlib import Path
 
 import numpy as np
 import pytest
+from m2v_testkit import bbc_news, needs_testdata, require_testdata, tweets
 
 pytestmark = pytest.mark.slow
-
-
-def _data(name: str) -> Path:
-    from m2v_testdata import dataset_path
-
-    try:
-        path = Path(dataset_path(name))
-    except Exception as error:  # the data cache is not there
-        pytest.skip(f"test data {name!r} unavailable: {error}")
-    return path
 
 
 def test_featurize_and_pretrain_real_teacher(tmp_path: Path) -> None:
@@ -28,15 +20,18 @@ def test_featurize_and_pretrain_real_teacher(tmp_path: Path) -> None:
     from m2v_infer import StaticModel
     from m2v_train import PretrainOptions, featurize, load_features, pretrain
 
-    with (_data("tweets")).open(encoding="latin-1", newline="") as handle:
-        tweets = sorted({row["text"] for row in csv.DictReader(handle) if row.get("text")})
-    texts = random.Random(0).sample(tweets, 500)
+    with needs_testdata():
+        texts = random.Random(0).sample(sorted(set(tweets())), 500)
     folder = featurize(
-        texts, tmp_path / "features", teacher=_data("minilm"), device="cpu", show_progress=False
+        texts,
+        tmp_path / "features",
+        teacher=require_testdata("minilm"),
+        device="cpu",
+        show_progress=False,
     )
     features = load_features(folder)
     assert features.targets.shape == (500, 384)
-    start = StaticModel.from_pretrained(_data("potion-base-8M"))
+    start = StaticModel.from_pretrained(require_testdata("potion-base-8M"))
     options = PretrainOptions(
         epochs=2, batch_size=64, show_progress=False, device="cpu", pca_dims=128
     )
@@ -51,11 +46,11 @@ def test_classify_bbc_through_the_cli(tmp_path: Path) -> None:
     from m2v_format.cli import main
     from m2v_infer import StaticClassifier
 
-    root = _data("bbc-news")
+    with needs_testdata():
+        documents = bbc_news()
     rows = []
-    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
-        for file in sorted(folder.glob("*.txt"))[:60]:
-            rows.append((file.read_text(encoding="latin-1"), folder.name))
+    for _, group in itertools.groupby(zip(*documents, strict=True), key=lambda row: row[1]):
+        rows += list(group)[:60]  # the first 60 articles of each class
     train, test = rows[::2], rows[1::2]
     for name, part in (("train", train), ("test", test)):
         with (tmp_path / f"{name}.csv").open("w", newline="", encoding="utf-8") as handle:
@@ -65,7 +60,7 @@ def test_classify_bbc_through_the_cli(tmp_path: Path) -> None:
     out = tmp_path / "bbc-classifier"
     code = main([
         "train", "classify", "--data", str(tmp_path / "train.csv"),
-        "--model", str(_data("potion-base-8M")), "--output", str(out),
+        "--model", str(require_testdata("potion-base-8M")), "--output", str(out),
         "--max-epochs", "8", "--quiet", "--device", "cpu",
     ])  # fmt: skip
     assert code == 0

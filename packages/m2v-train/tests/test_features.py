@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import train_helpers
+from m2v_testkit import BagOfWordsTeacher, synthetic_corpus
 from m2v_train import (
     FeatureStoreError,
     InvalidParameterError,
@@ -21,8 +21,8 @@ from m2v_train._teacher import TransformersTeacher
 
 
 def test_featurize_writes_shards_and_loads(tmp_path: Path) -> None:
-    teacher = train_helpers.BagOfWordsTeacher()
-    texts = train_helpers.corpus(50)
+    teacher = BagOfWordsTeacher()
+    texts = synthetic_corpus(50)
     folder = featurize(
         texts, tmp_path / "f", teacher=teacher, shard_size=16, batch_size=8, show_progress=False
     )
@@ -37,13 +37,13 @@ def test_featurize_writes_shards_and_loads(tmp_path: Path) -> None:
 
 
 def test_resume_computes_only_missing_shards(tmp_path: Path) -> None:
-    texts = train_helpers.corpus(40)
-    first = train_helpers.BagOfWordsTeacher()
+    texts = synthetic_corpus(40)
+    first = BagOfWordsTeacher()
     featurize(
         texts, tmp_path / "f", teacher=first, shard_size=10, batch_size=10, show_progress=False
     )
     shard_path(tmp_path / "f", 2).unlink()  # as if interrupted before shard 2
-    again = train_helpers.BagOfWordsTeacher()
+    again = BagOfWordsTeacher()
     featurize(
         texts, tmp_path / "f", teacher=again, shard_size=10, batch_size=10, show_progress=False
     )
@@ -52,8 +52,8 @@ def test_resume_computes_only_missing_shards(tmp_path: Path) -> None:
 
 
 def test_store_checks(tmp_path: Path) -> None:
-    teacher = train_helpers.BagOfWordsTeacher()
-    texts = train_helpers.corpus(20)
+    teacher = BagOfWordsTeacher()
+    texts = synthetic_corpus(20)
     folder = featurize(texts, tmp_path / "f", teacher=teacher, shard_size=8, show_progress=False)
     with pytest.raises(FeatureStoreError):
         featurize(texts[:10], folder, teacher=teacher, shard_size=8, show_progress=False)
@@ -72,12 +72,12 @@ def test_store_checks(tmp_path: Path) -> None:
 
 
 def test_merge_and_select(tmp_path: Path) -> None:
-    teacher = train_helpers.BagOfWordsTeacher()
+    teacher = BagOfWordsTeacher()
     a = load_features(
-        featurize(train_helpers.corpus(10, 1), tmp_path / "a", teacher=teacher, show_progress=False)
+        featurize(synthetic_corpus(10, 1), tmp_path / "a", teacher=teacher, show_progress=False)
     )
     b = load_features(
-        featurize(train_helpers.corpus(6, 2), tmp_path / "b", teacher=teacher, show_progress=False)
+        featurize(synthetic_corpus(6, 2), tmp_path / "b", teacher=teacher, show_progress=False)
     )
     merged = merge_features([a, b])
     assert len(merged.texts) == 16

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import train_helpers
+from m2v_format import save_model
 from m2v_infer import StaticModel
+from m2v_testkit import BagOfWordsTeacher, synthetic_corpus, synthetic_model
 from m2v_train import (
     FeatureSet,
     InvalidParameterError,
@@ -21,9 +22,9 @@ from m2v_train import (
 @pytest.fixture
 def features(tmp_path: Path) -> FeatureSet:
     folder = featurize(
-        train_helpers.corpus(600),
+        synthetic_corpus(600),
         tmp_path / "features",
-        teacher=train_helpers.BagOfWordsTeacher(),
+        teacher=BagOfWordsTeacher(),
         show_progress=False,
     )
     return load_features(folder)
@@ -96,6 +97,6 @@ def test_bad_options(
 
 
 def test_teacher_smaller_than_student(tmp_path: Path, features: FeatureSet) -> None:
-    wide = train_helpers.save_tiny_model(tmp_path / "wide", dim=32)
+    wide = save_model(tmp_path / "wide", synthetic_model(dim=32))
     with pytest.raises(InvalidParameterError, match="fewer"):
         pretrain(str(wide), features, PretrainOptions(**OPTIONS))

