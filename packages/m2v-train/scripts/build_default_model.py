@@ -26,16 +26,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+from m2v_format.cli import folder_size
 from m2v_testkit import dataset_path, fair_corpus
 
 CACHE = Path.home() / ".cache" / "m2v-train"
 LIMIT_BYTES = 5 * 1024 * 1024
 TOLERANCE = 0.01
-
-
-def folder_size(folder: Path) -> int:
-    """Bytes of every file in ``folder``."""
-    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
 def scores(model: Any) -> dict[str, float]:

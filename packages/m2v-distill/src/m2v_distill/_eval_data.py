@@ -79,7 +79,7 @@ def _require(path: Path) -> Path:
     if not path.exists():
         raise EvaluationDataError(
             f"missing evaluation data: {path} (fetch it with "
-            "`python tests/support/m2v_testdata.py` or pass --data-dir)"
+            "`uv run m2v-testdata` in the m2v repository, or pass --data-dir)"
         )
     return path
 

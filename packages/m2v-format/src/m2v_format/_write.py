@@ -157,7 +157,8 @@ INT8_SENTENCE_TRANSFORMERS_NOTE = (
 def _fill(folder: Path, model: StaticModelData, card: ModelCard, name: str) -> None:
     tensors = writer_tensors(model)
     if not _sentence_transformers_loads(tensors):
-        warnings.warn(INT8_SENTENCE_TRANSFORMERS_NOTE, UserWarning, stacklevel=4)
+        # stacklevel: _fill, write_model_files, fill, write_atomically, save_*, the caller
+        warnings.warn(INT8_SENTENCE_TRANSFORMERS_NOTE, UserWarning, stacklevel=6)
     config = writer_config(model, tensors)
     _write_weights(folder / SAFETENSORS, tensors)
     tokenizer = model.tokenizer
