@@ -36,6 +36,10 @@ from m2v_grpc._stream import DRAINED_METADATA_KEY
 
 pytestmark = pytest.mark.asyncio
 RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED}
+# A unary call that reaches the server after the drain went idle and ``server.stop()`` began
+# is cancelled by grpc itself (RST_STREAM, status CANCELLED) before any handler ran: never
+# accepted, and retryable like every call of the service (CallCancelledError.retryable).
+UNARY_RETRYABLE = RETRYABLE | {grpc.StatusCode.CANCELLED}
 
 
 @dataclass
@@ -143,10 +147,10 @@ async def unary_client(stub, ledger: Ledger, client: int, stop: asyncio.Event) -
                 embed_pb2.EmbedRequest(texts=[f"unary {i}".encode() for i in ids]), timeout=20
             )
         except grpc.RpcError as error:
-            if error.code() in RETRYABLE:
+            if error.code() in UNARY_RETRYABLE:
                 ledger.retryable.update(ids)
-                if error.code() == grpc.StatusCode.UNAVAILABLE:
-                    return
+                if error.code() != grpc.StatusCode.RESOURCE_EXHAUSTED:
+                    return  # the server is draining or gone
             else:
                 ledger.fatal.append(f"unary {error.code().name}: {error.details()}")
                 return
