@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -105,6 +106,13 @@ async def running_server(registry: ModelRegistry, **overrides: Any) -> AsyncIter
         yield server
     finally:
         await server.stop()
+
+
+def free_port() -> int:
+    """A port free on 127.0.0.1 right now (for servers that take no port 0, e.g. /metrics)."""
+    with contextlib.closing(socket.socket()) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def channel(server: EmbedServer, **kwargs: Any) -> aio.Channel:
@@ -276,6 +284,53 @@ class ServerProcess:
     def events(self) -> list[str]:
         """The ``event`` names logged so far."""
         return [str(record.get("event")) for record in self.logs]
+
+    def records(self, event: str) -> list[dict[str, Any]]:
+        """The log records of ``event`` so far."""
+        return [record for record in self.logs if record.get("event") == event]
+
+    def worker_pids(self) -> list[int]:
+        """Pids of the worker processes the supervisor reported (``worker.started``)."""
+        return [int(record["pid"]) for record in self.records("worker.started")]
+
+    def children(self) -> list[int]:
+        """Pids of the server's child processes now (workers and multiprocessing helpers)."""
+        return children_of(self.process.pid)
+
+
+def _stat(pid: int) -> list[str] | None:
+    """Fields of /proc/<pid>/stat after the command name; None if gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+
+
+def children_of(parent: int) -> list[int]:
+    """Pids whose parent is ``parent`` (from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            fields = _stat(int(entry.name))
+            if fields is not None and int(fields[1]) == parent:
+                found.append(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie counts as gone: it has exited)."""
+    fields = _stat(pid)
+    return fields is not None and fields[0] != "Z"
+
+
+def assert_gone(pids: list[int], timeout: float = 15.0) -> None:
+    """Every process in ``pids`` exits within ``timeout`` seconds: no orphans left."""
+    deadline = time.monotonic() + timeout
+    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    left = [pid for pid in pids if alive(pid)]
+    assert not left, f"processes still running: {left}"
 
 
 @contextlib.contextmanager

@@ -4,13 +4,11 @@ retries on UNAVAILABLE / overloaded, resending a drained stream's unanswered mes
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import socket
 from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from grpc_support import make_config, running_server
+from grpc_support import free_port, make_config, running_server
 from m2v_grpc import (
     AsyncEmbedClient,
     EmbedClient,
@@ -165,14 +163,8 @@ def streamed_items(server: EmbedServer) -> float:
     return sample or 0.0
 
 
-def _free_port() -> int:
-    with contextlib.closing(socket.socket()) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 async def test_unary_retried_until_the_server_is_up(registry) -> None:
-    port = _free_port()
+    port = free_port()
     retry = RetryPolicy(max_attempts=40, initial_backoff=0.05, max_backoff=0.1)
     async with AsyncEmbedClient(
         f"127.0.0.1:{port}", retry=retry, channel_options=FAST_RECONNECT
