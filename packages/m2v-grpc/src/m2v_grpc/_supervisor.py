@@ -253,9 +253,15 @@ class Supervisor:
     # -- serving and shutdown ----------------------------------------------------------
 
     def _wait_stop(self) -> None:
-        """Return on the first signal or the first worker exit (logged ``worker.died``)."""
+        """Return on the first signal or the first worker exit (logged ``worker.died``).
+
+        A signal wins over an exit seen at the same time: a process manager that signals
+        the whole group (systemd's default) reaches the workers too, and they drain.
+        """
         while not self._signals:
             self._wait([w.process.sentinel for w in self.workers])
+            if self._signals:
+                return
             died = [w for w in self.workers if w.process.exitcode is not None]
             for worker in died:
                 log_event(
