@@ -11,11 +11,12 @@ server run on this machine, each in its own process:
 - in-process baseline: ``StaticModel.encode(corpus)`` (default threads) in a fresh process,
   after a warm-up;
 - streaming: ``m2v serve`` in a subprocess (default settings: 2048 texts per message, 4
-  messages in flight, min(4, cores) workers); 1 client process streaming the whole corpus
-  through ``EmbedClient.embed_stream``, and 4 client processes streaming a quarter each at
-  the same time (wall time from the common start to the last finish).  The three run in
-  interleaved rounds (``--repeats``); each round's ratio to its own baseline is computed and
-  the median over rounds reported, so load from other processes affects both sides alike;
+  messages in flight, one process with min(4, cores) encoding threads); 1 client process
+  streaming the whole corpus through ``EmbedClient.embed_stream``, and 4 client processes
+  streaming a quarter each at the same time (wall time from the common start to the last
+  finish).  The three run in interleaved rounds (``--repeats``); each round's ratio to its
+  own baseline is computed and the median over rounds reported, so load from other
+  processes affects both sides alike;
 - unary latency: one client calling ``EmbedClient.embed(["<short sentence>"])`` back to back,
   p50/p99 over ``--calls`` calls after a warm-up (median over ``--repeats`` runs);
 - CPU cost: texts per CPU-second, in-process versus server + clients (user + system time
