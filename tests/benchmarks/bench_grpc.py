@@ -282,7 +282,12 @@ def streaming(server: Server, clients: int, warmup: int = 4096) -> dict[str, flo
     texts = sum(r["texts"] for r in results)
     seconds = max(r["end"] for r in results) - min(r["start"] for r in results)
     cpu = server_cpu + sum(r["cpu_seconds"] for r in results)
-    return {"texts": texts, "seconds": seconds, "cpu_seconds": cpu}
+    return {
+        "texts": texts,
+        "seconds": seconds,
+        "cpu_seconds": cpu,
+        "server_cpu_seconds": server_cpu,
+    }
 
 
 WORKER_CLIENTS = 4
@@ -311,6 +316,10 @@ def workers_rounds(model: str, repeats: int) -> list[dict[str, Any]]:
                     key = f"w{workers}_{phase}"
                     measured[key] = run["texts"] / run["seconds"]
                     measured[f"{key}_per_cpu"] = run["texts"] / run["cpu_seconds"]
+                    measured[f"{key}_server_cores"] = run["server_cpu_seconds"] / run["seconds"]
+                    measured[f"{key}_client_cores"] = (
+                        run["cpu_seconds"] - run["server_cpu_seconds"]
+                    ) / run["seconds"]
                     measured[f"{key}_split"] = connection_split(
                         before, server.worker_calls(), WORKER_CLIENTS
                     )
@@ -334,7 +343,9 @@ def workers_report(rounds: list[dict[str, Any]]) -> dict[str, Any]:
         for workers in (1, 2):
             key = f"w{workers}_{phase}"
             report[f"{key}_rate"] = statistics.median(r[key] for r in rounds)
-            report[f"{key}_per_cpu"] = statistics.median(r[f"{key}_per_cpu"] for r in rounds)
+            for figure in ("per_cpu", "server_cores", "client_cores"):
+                values = [r[f"{key}_{figure}"] for r in rounds]
+                report[f"{key}_{figure}"] = statistics.median(values)
         report[f"{phase}_ratio"] = statistics.median(
             r[f"w2_{phase}"] / r[f"w1_{phase}"] for r in rounds
         )
@@ -357,6 +368,12 @@ def print_workers_table(report: dict[str, Any]) -> None:
     print(
         f"| CPU cost, texts per CPU-second (server + clients), warm | "
         f"1 worker {report['w1_warm_per_cpu']:,.0f}; 2 workers {report['w2_warm_per_cpu']:,.0f}"
+        " | — |"
+    )
+    print(
+        "| cores busy during the warm pass, server / 4 clients | "
+        f"1 worker {report['w1_warm_server_cores']:.2f} / {report['w1_warm_client_cores']:.2f}; "
+        f"2 workers {report['w2_warm_server_cores']:.2f} / {report['w2_warm_client_cores']:.2f}"
         " | — |"
     )
 
