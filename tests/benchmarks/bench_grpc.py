@@ -11,16 +11,27 @@ server run on this machine, each in its own process:
 - in-process baseline: ``StaticModel.encode(corpus)`` (default threads) in a fresh process,
   after a warm-up;
 - streaming: ``m2v serve`` in a subprocess (default settings: 2048 texts per message, 4
-  messages in flight, min(4, cores) workers); 1 client process streaming the whole corpus
-  through ``EmbedClient.embed_stream``, and 4 client processes streaming a quarter each at
-  the same time (wall time from the common start to the last finish).  The three run in
-  interleaved rounds (``--repeats``); each round's ratio to its own baseline is computed and
-  the median over rounds reported, so load from other processes affects both sides alike;
+  messages in flight, one process with min(4, cores) encoding threads); 1 client process
+  streaming the whole corpus through ``EmbedClient.embed_stream``, and 4 client processes
+  streaming a quarter each at the same time (wall time from the common start to the last
+  finish).  The three run in interleaved rounds (``--repeats``); each round's ratio to its
+  own baseline is computed and the median over rounds reported, so load from other
+  processes affects both sides alike;
 - unary latency: one client calling ``EmbedClient.embed(["<short sentence>"])`` back to back,
   p50/p99 over ``--calls`` calls after a warm-up (median over ``--repeats`` runs);
 - CPU cost: texts per CPU-second, in-process versus server + clients (user + system time
   from ``/proc``), which load from other processes on a shared machine does not distort;
-- server peak memory: VmHWM of the server process after all of the above.
+- server peak memory: VmHWM of the server process after all of the above;
+- server processes: "gRPC, 1 server worker, 4 clients" against "gRPC, 2 server workers, 4
+  clients" (``m2v serve --workers 1`` / ``--workers 2``): in each round a fresh server of
+  each kind, 4 client processes streaming a quarter of the corpus each, a first pass (the
+  server has seen no text of the corpus: its per-word memo is cold; the clients only
+  connect first) and then a warm pass; the median over rounds of each round's ratio
+  2 workers / 1 worker.  SO_REUSEPORT assigns each client's connection to a worker by a
+  hash, so the split of the 4 connections over the 2 workers (from
+  ``m2v_grpc_worker_requests_total``) is reported per pass.  ``--workers-only`` runs just
+  this part.  The machine's load average is printed before and after: other processes
+  on a shared machine lower the 2-worker figure most.
 """
 
 from __future__ import annotations
@@ -66,15 +77,22 @@ def child_inprocess(repeats: int) -> dict[str, Any]:
     return {"texts": len(corpus), "seconds": best[0], "cpu_seconds": best[1]}
 
 
-def child_stream(target: str, part: int, parts: int, start_at: float) -> dict[str, Any]:
-    """Stream this client's share of the corpus once the common start time comes."""
+def child_stream(
+    target: str, part: int, parts: int, start_at: float, warmup: int = 4096
+) -> dict[str, Any]:
+    """Stream this client's share of the corpus once the common start time comes.
+
+    Before that, connect and stream the first ``warmup`` texts of the share (0: one text
+    that is not in the corpus, so that the measured pass is the server's first sight of
+    the corpus).
+    """
     from m2v_grpc import EmbedClient
     from m2v_testkit import benchmark_corpus
 
     corpus = benchmark_corpus()
     share = corpus[part::parts]
     with EmbedClient(target) as client:
-        for _ in client.embed_stream(share[:4096]):  # connect and warm up
+        for _ in client.embed_stream(share[:warmup] or ["connect and warm up"]):
             pass
         time.sleep(max(0.0, start_at - time.time()))
         start, cpu = time.time(), time.process_time()
@@ -147,26 +165,21 @@ def collect(processes: list[subprocess.Popen[str]]) -> list[dict[str, Any]]:
 
 
 class Server:
-    """``python -m m2v_grpc serve`` in a subprocess."""
+    """``python -m m2v_grpc serve`` in a subprocess; ``workers``: ``--workers N`` with
+    ``/metrics`` on a free port (None: neither flag, the defaults)."""
 
-    def __init__(self, model: str) -> None:
+    def __init__(self, model: str, workers: int | None = None) -> None:
+        command = [sys.executable, "-m", "m2v_grpc", "serve", "--model", f"potion={model}"]
+        command += ["--port", "0"]
+        if workers is not None:
+            command += ["--workers", str(workers), "--metrics-port", "0"]
+            command += ["--metrics-host", "127.0.0.1"]
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "m2v_grpc",
-                "serve",
-                "--model",
-                f"potion={model}",
-                "--port",
-                "0",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=ENV,
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=ENV
         )
         self.port = 0
+        self.metrics_port: int | None = None
+        self.pids = [self.process.pid]
         self.ready = threading.Event()
         threading.Thread(target=self._read, daemon=True).start()
         if not self.ready.wait(120):
@@ -179,15 +192,38 @@ class Server:
                 record = json.loads(line)
             except ValueError:
                 continue
+            if record.get("event") == "worker.started":
+                self.pids.append(int(record["pid"]))
             if record.get("event") == "server.serving":
                 self.port = int(str(record["address"]).rsplit(":", 1)[1])
+                self.metrics_port = record.get("metrics_port")
                 self.ready.set()
 
     def cpu_seconds(self) -> float:
-        """User + system CPU time the server process has used so far."""
-        with open(f"/proc/{self.process.pid}/stat") as handle:
-            fields = handle.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """User + system CPU time the server's processes (workers too) have used so far."""
+        ticks = 0
+        for pid in self.pids:
+            with open(f"/proc/{pid}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])
+        return ticks / os.sysconf("SC_CLK_TCK")
+
+    def worker_calls(self) -> list[float]:
+        """Finished calls per worker so far (``m2v_grpc_worker_requests_total``)."""
+        import urllib.request
+
+        from prometheus_client.parser import text_string_to_metric_families
+
+        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            text = answer.read().decode()
+        calls = {
+            int(sample.labels["worker"]): sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name == "m2v_grpc_worker_requests_total"
+        }
+        return [calls[worker] for worker in sorted(calls)]
 
     def memory_mb(self) -> dict[str, float]:
         """Current and peak resident memory of the server process."""
@@ -226,13 +262,13 @@ def machine() -> str:
     )
 
 
-def streaming(server: Server, clients: int) -> dict[str, float]:
+def streaming(server: Server, clients: int, warmup: int = 4096) -> dict[str, float]:
     """Run ``clients`` stream clients together; texts, wall seconds and CPU seconds used by
     the server and the clients."""
     target = f"127.0.0.1:{server.port}"
     start_at = time.time() + 4.0
     processes = start_children(
-        "stream", [[target, part, clients, start_at] for part in range(clients)]
+        "stream", [[target, part, clients, start_at, warmup] for part in range(clients)]
     )
     time.sleep(max(0.0, start_at - time.time() - 0.05))
     server_cpu = server.cpu_seconds()
@@ -241,7 +277,100 @@ def streaming(server: Server, clients: int) -> dict[str, float]:
     texts = sum(r["texts"] for r in results)
     seconds = max(r["end"] for r in results) - min(r["start"] for r in results)
     cpu = server_cpu + sum(r["cpu_seconds"] for r in results)
-    return {"texts": texts, "seconds": seconds, "cpu_seconds": cpu}
+    return {
+        "texts": texts,
+        "seconds": seconds,
+        "cpu_seconds": cpu,
+        "server_cpu_seconds": server_cpu,
+    }
+
+
+WORKER_CLIENTS = 4
+
+
+def connection_split(before: list[float], after: list[float], clients: int) -> str:
+    """How the clients' connections fell on the workers, e.g. ``"2+2"``, from call counts
+    (every client makes the same calls, all on its one connection)."""
+    calls = [b - a for a, b in zip(before, after, strict=True)]
+    total = sum(calls) or 1.0
+    return "+".join(str(round(c * clients / total)) for c in sorted(calls, reverse=True))
+
+
+def workers_rounds(model: str, repeats: int) -> list[dict[str, Any]]:
+    """Interleaved rounds of a fresh 1-worker and a fresh 2-worker server, 4 clients each:
+    first pass then warm pass; throughput, CPU cost and the connection split."""
+    rounds: list[dict[str, Any]] = []
+    for round_ in range(repeats):
+        measured: dict[str, Any] = {}
+        for workers in (1, 2):
+            server = Server(model, workers=workers)
+            try:
+                for phase in ("first", "warm"):
+                    before = server.worker_calls()
+                    run = streaming(server, WORKER_CLIENTS, warmup=0)
+                    key = f"w{workers}_{phase}"
+                    measured[key] = run["texts"] / run["seconds"]
+                    measured[f"{key}_per_cpu"] = run["texts"] / run["cpu_seconds"]
+                    measured[f"{key}_server_cores"] = run["server_cpu_seconds"] / run["seconds"]
+                    measured[f"{key}_client_cores"] = (
+                        run["cpu_seconds"] - run["server_cpu_seconds"]
+                    ) / run["seconds"]
+                    measured[f"{key}_split"] = connection_split(
+                        before, server.worker_calls(), WORKER_CLIENTS
+                    )
+            finally:
+                measured[f"w{workers}_exit_code"] = server.stop()
+        rounds.append(measured)
+        print(
+            f"workers round {round_ + 1}: 1 worker {measured['w1_first']:,.0f}/s first, "
+            f"{measured['w1_warm']:,.0f}/s warm; 2 workers {measured['w2_first']:,.0f}/s "
+            f"({measured['w2_first_split']}) first, {measured['w2_warm']:,.0f}/s "
+            f"({measured['w2_warm_split']}) warm",
+            file=sys.stderr,
+        )
+    return rounds
+
+
+def workers_report(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """Medians over rounds of the 1- and 2-worker figures and of each round's ratio."""
+    report: dict[str, Any] = {"rounds": rounds}
+    for phase in ("first", "warm"):
+        for workers in (1, 2):
+            key = f"w{workers}_{phase}"
+            report[f"{key}_rate"] = statistics.median(r[key] for r in rounds)
+            for figure in ("per_cpu", "server_cores", "client_cores"):
+                values = [r[f"{key}_{figure}"] for r in rounds]
+                report[f"{key}_{figure}"] = statistics.median(values)
+        report[f"{phase}_ratio"] = statistics.median(
+            r[f"w2_{phase}"] / r[f"w1_{phase}"] for r in rounds
+        )
+        report[f"{phase}_splits"] = [r[f"w2_{phase}_split"] for r in rounds]
+    return report
+
+
+def print_workers_table(report: dict[str, Any]) -> None:
+    """The server-processes part of the markdown table."""
+    print("| measurement | result (median of rounds) | target |")
+    print("|---|---|---|")
+    for phase, label in (("first", "first pass"), ("warm", "warm")):
+        one, two = report[f"w1_{phase}_rate"], report[f"w2_{phase}_rate"]
+        print(f"| gRPC, 1 server worker, 4 clients, {label} | {one:,.0f} texts/s | baseline |")
+        print(
+            f"| gRPC, 2 server workers, 4 clients, {label} | {two:,.0f} texts/s = "
+            f"**{report[f'{phase}_ratio']:.2f}x** 1 worker (per-round ratio, median); "
+            f"connections per worker: {', '.join(report[f'{phase}_splits'])} | ≥ 1.6x |"
+        )
+    print(
+        f"| CPU cost, texts per CPU-second (server + clients), warm | "
+        f"1 worker {report['w1_warm_per_cpu']:,.0f}; 2 workers {report['w2_warm_per_cpu']:,.0f}"
+        " | — |"
+    )
+    print(
+        "| cores busy during the warm pass, server / 4 clients | "
+        f"1 worker {report['w1_warm_server_cores']:.2f} / {report['w1_warm_client_cores']:.2f}; "
+        f"2 workers {report['w2_warm_server_cores']:.2f} / {report['w2_warm_client_cores']:.2f}"
+        " | — |"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -250,6 +379,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="runs per measurement (median)")
     parser.add_argument("--calls", type=int, default=3000, help="unary calls for the latency")
     parser.add_argument("--markdown", action="store_true", help="print a markdown table")
+    parser.add_argument(
+        "--workers-only", action="store_true", help="only the 1 vs 2 server workers part"
+    )
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -267,6 +399,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     model = _potion()
+    if args.workers_only:
+        return workers_main(model, args.repeats, args.markdown)
     load_before = os.getloadavg()
     server = Server(model)
     target = f"127.0.0.1:{server.port}"
@@ -354,6 +488,25 @@ def main(argv: list[str] | None = None) -> int:
             f"| server peak RSS (VmHWM) | {memory.get('VmHWM', 0):.0f} MiB "
             f"(idle after load: {idle_memory.get('VmRSS', 0):.0f} MiB) | — |"
         )
+    return workers_main(model, args.repeats, args.markdown)
+
+
+def workers_main(model: str, repeats: int, markdown: bool) -> int:
+    """The 1 vs 2 server workers part: run, print JSON (and a markdown table)."""
+    load_before = os.getloadavg()
+    report = workers_report(workers_rounds(model, repeats))
+    report["load_average_before"] = load_before
+    report["load_average_after"] = os.getloadavg()
+    report["cores"] = len(os.sched_getaffinity(0))
+    print(json.dumps({"server_workers": report}, indent=2))
+    if markdown:
+        before = "/".join(f"{x:.1f}" for x in load_before)
+        after = "/".join(f"{x:.1f}" for x in report["load_average_after"])
+        print(
+            f"\nServer processes, {report['cores']} cores; load average before {before}, "
+            f"after {after}\n"
+        )
+        print_workers_table(report)
     return 0
 
 

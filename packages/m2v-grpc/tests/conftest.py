@@ -33,7 +33,7 @@ from m2v_grpc import EmbedServer, Limits, ModelSpec, ServerConfig
 from m2v_grpc._generated.m2v.embed.v1 import embed_pb2, embed_pb2_grpc
 from m2v_grpc._models import ModelRegistry, describe
 from m2v_infer import StaticModel
-from m2v_testkit import require_testdata, save_tiny_model, wordlevel_tokenizer
+from m2v_testkit import children_of, require_testdata, save_tiny_model, wordlevel_tokenizer
 
 TINY_VOCABULARY = ["[UNK]", *(f"w{i}" for i in range(40)), "hello", "world", "cat", "dog"]
 """The tiny model's words: [UNK] = 0, w0 ... w39, hello, world, cat, dog."""
@@ -276,6 +276,18 @@ class ServerProcess:
     def events(self) -> list[str]:
         """The ``event`` names logged so far."""
         return [str(record.get("event")) for record in self.logs]
+
+    def records(self, event: str) -> list[dict[str, Any]]:
+        """The log records of ``event`` so far."""
+        return [record for record in self.logs if record.get("event") == event]
+
+    def worker_pids(self) -> list[int]:
+        """Pids of the worker processes the supervisor reported (``worker.started``)."""
+        return [int(record["pid"]) for record in self.records("worker.started")]
+
+    def children(self) -> list[int]:
+        """Pids of the server's child processes now (workers and multiprocessing helpers)."""
+        return children_of(self.process.pid)
 
 
 @contextlib.contextmanager

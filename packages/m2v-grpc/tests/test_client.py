@@ -4,8 +4,6 @@ retries on UNAVAILABLE / overloaded, resending a drained stream's unanswered mes
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import socket
 from collections.abc import Iterator
 
 import numpy as np
@@ -24,6 +22,7 @@ from m2v_grpc import (
     UnknownModelError,
 )
 from m2v_grpc._generated.m2v.embed.v1 import embed_pb2, embed_pb2_grpc
+from m2v_testkit import free_port
 
 pytestmark = pytest.mark.asyncio
 TEXTS = [f"sentence {i} about the film and the market" for i in range(300)]
@@ -164,14 +163,8 @@ def streamed_items(server: EmbedServer) -> float:
     return sample or 0.0
 
 
-def _free_port() -> int:
-    with contextlib.closing(socket.socket()) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 async def test_unary_retried_until_the_server_is_up(registry, make_config) -> None:
-    port = _free_port()
+    port = free_port()
     retry = RetryPolicy(max_attempts=40, initial_backoff=0.05, max_backoff=0.1)
     async with AsyncEmbedClient(
         f"127.0.0.1:{port}", retry=retry, channel_options=FAST_RECONNECT

@@ -1,12 +1,11 @@
-"""Start-up and shutdown: SIGTERM under load loses nothing, drains in order, exits in time;
-a taken port fails loudly; metrics, JSON logs and the ``m2v serve`` command."""
+"""Start-up and shutdown: SIGTERM under load loses nothing (one process, and two worker
+processes on one port), drains in order, exits in time; a taken port fails loudly;
+metrics, JSON logs and the ``m2v serve`` command."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import socket
 import subprocess
 import sys
 import threading
@@ -24,9 +23,15 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from m2v_grpc import EmbedClient, EmbedServer, EmbedServiceError, RetryPolicy, ServerStartError
 from m2v_grpc._generated.m2v.embed.v1 import embed_pb2, embed_pb2_grpc
 from m2v_grpc._stream import DRAINED_METADATA_KEY
+from m2v_testkit import assert_gone, free_port
 
 pytestmark = pytest.mark.asyncio
 RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED}
+# A unary call that reaches the server after the drain went idle and ``server.stop()`` began
+# is cancelled by grpc itself (RST_STREAM, status CANCELLED) before any handler ran: never
+# accepted, and retryable like every call of the service (CallCancelledError.retryable).
+UNARY_RETRYABLE = RETRYABLE | {grpc.StatusCode.CANCELLED}
+OWN_CONNECTION = [("grpc.use_local_subchannel_pool", 1)]
 
 
 @dataclass
@@ -53,7 +58,9 @@ def stream_client(target: str, ledger: Ledger, client: int, stop: threading.Even
     """Stream messages of 64 items until the server ends the stream; account for every id.
 
     Uses the blocking API: the asyncio client API can misreport a stream that the server
-    ended while a write was in flight as INTERNAL (grpc/grpc#36066).
+    ended while a write was in flight as INTERNAL (grpc/grpc#36066).  Each client has a
+    connection of its own (grpc would share one between same-target channels of a
+    process), so with several workers the streams spread over them.
     """
     next_id = client * 10_000_000
     pending: deque[list[int]] = deque()
@@ -74,7 +81,7 @@ def stream_client(target: str, ledger: Ledger, client: int, stop: threading.Even
                 ]
             )
 
-    with grpc.insecure_channel(target) as chan:
+    with grpc.insecure_channel(target, options=OWN_CONNECTION) as chan:
         call = embed_pb2_grpc.EmbedServiceStub(chan).EmbedStream(requests())
         try:
             for response in call:
@@ -134,10 +141,10 @@ async def unary_client(stub, ledger: Ledger, client: int, stop: asyncio.Event) -
                 embed_pb2.EmbedRequest(texts=[f"unary {i}".encode() for i in ids]), timeout=20
             )
         except grpc.RpcError as error:
-            if error.code() in RETRYABLE:
+            if error.code() in UNARY_RETRYABLE:
                 ledger.retryable.update(ids)
-                if error.code() == grpc.StatusCode.UNAVAILABLE:
-                    return
+                if error.code() != grpc.StatusCode.RESOURCE_EXHAUSTED:
+                    return  # the server is draining or gone
             else:
                 ledger.fatal.append(f"unary {error.code().name}: {error.details()}")
                 return
@@ -146,7 +153,13 @@ async def unary_client(stub, ledger: Ledger, client: int, stop: asyncio.Event) -
             ledger.answered.update(ids)
 
 
-async def test_sigterm_under_load_loses_no_accepted_item(potion_path: Path, server_process) -> None:
+@pytest.mark.parametrize("workers", [1, 2], ids=["one-process", "two-workers"])
+async def test_sigterm_under_load_loses_no_accepted_item(
+    potion_path: Path, workers: int, server_process
+) -> None:
+    """Clients stream and call under load; SIGTERM to the server (with two workers: to the
+    supervisor, which forwards it); every id sent is answered exactly once or refused
+    retryably before it was accepted."""
     grace = 8.0
     args = [
         "--model",
@@ -155,11 +168,14 @@ async def test_sigterm_under_load_loses_no_accepted_item(potion_path: Path, serv
         "0",
         "--grace",
         str(grace),
-        "--workers",
+        "--threads",
         "2",
+        "--workers",
+        str(workers),
     ]
     with server_process(args) as proc:
         port = await asyncio.to_thread(proc.wait_serving)
+        children = proc.children()
         ledger = Ledger()
         stop = threading.Event()
         async_stop = asyncio.Event()
@@ -172,7 +188,8 @@ async def test_sigterm_under_load_loses_no_accepted_item(potion_path: Path, serv
             clients += [asyncio.to_thread(library_stream_client, target, ledger, 5, stop)]
             clients += [unary_client(stub, ledger, n, async_stop) for n in range(6, 8)]
             running = asyncio.gather(*clients)
-            while len(ledger.answered) < 3000:  # load is flowing
+            loaded = time.monotonic()
+            while len(ledger.answered) < 3000 or time.monotonic() - loaded < 1.0:  # load flows
                 await asyncio.sleep(0.02)
             signalled = time.monotonic()
             proc.terminate()
@@ -193,6 +210,15 @@ async def test_sigterm_under_load_loses_no_accepted_item(potion_path: Path, serv
     assert stopped["clean"] is True
     # The streams that were open when SIGTERM came were closed with OK by the drain.
     assert ledger.stream_endings["OK+drained"] >= 1, ledger.stream_endings
+    if workers > 1:
+        assert len(proc.worker_pids()) == workers
+        drained = proc.records("worker.stopped")
+        assert sorted(r["worker"] for r in drained) == list(range(workers))
+        assert all(r["clean"] for r in drained), drained
+        assert events.index("server.draining") < events.index("worker.draining")
+        at_drain = [r["open_streams"] for r in proc.records("worker.draining")]
+        assert sum(at_drain) >= 4, at_drain  # the streams were open somewhere when it came
+    await asyncio.to_thread(assert_gone, children)
 
 
 async def test_drain_sequence_in_process(
@@ -298,9 +324,7 @@ async def test_bad_model_path_fails_with_its_code(tmp_path: Path) -> None:
 
 
 async def test_metrics_endpoint(registry, channel, running_server) -> None:
-    with contextlib.closing(socket.socket()) as probe:
-        probe.bind(("127.0.0.1", 0))
-        free = probe.getsockname()[1]
+    free = free_port()
     async with (
         running_server(registry, metrics_port=free, metrics_host="127.0.0.1") as server,
         channel(server) as chan,

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +18,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from m2v_grpc._auth import BearerTokenInterceptor
 from m2v_grpc._batching import Batcher, split_ranges
+from m2v_grpc._cli import add_arguments, build_config
 from m2v_grpc._codec import CodecError, pack, row_bytes, unpack
 from m2v_grpc._config import ConfigError, Limits, ModelSpec, ServerConfig, read_tokens
 from m2v_grpc._errors import (
@@ -21,9 +26,11 @@ from m2v_grpc._errors import (
     InvalidUTF8Error,
     MessageTooLargeError,
     OverloadedError,
+    ServerStartError,
     UnavailableError,
     error_from_code,
 )
+from m2v_grpc._ports import reserve_port
 
 finite = st.floats(-4, 4, allow_nan=False, width=32)
 
@@ -180,3 +187,38 @@ def test_serve_command_is_registered_and_light() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "m2v_grpc._cli ['a=/x', 'b=/y']" in result.stdout
+
+
+def test_workers_and_threads_options() -> None:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    single = build_config(parser.parse_args(["--model", "a=/x"]))
+    assert single.processes == 1  # one process unless asked
+    config = build_config(
+        parser.parse_args(["--model", "a=/x", "--workers", "3", "--threads", "2"])
+    )
+    assert (config.processes, config.workers) == (3, 2)
+    auto = build_config(parser.parse_args(["--model", "a=/x", "--workers", "auto"]))
+    assert auto.processes == len(os.sched_getaffinity(0))
+    for bad in ("0", "-1", "many"):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["--model", "a=/x", "--workers", bad])
+    with pytest.raises(ConfigError, match="processes"):
+        ServerConfig(models=(ModelSpec("a", "/x"),), processes=0)
+    with pytest.raises(ConfigError, match="run_server"):  # serve() runs one process only
+        asyncio.run(m2v_grpc.serve(ServerConfig(models=(ModelSpec("a", "/x"),), processes=2)))
+
+
+def test_reserved_port_is_shared_only_with_reuseport_sockets() -> None:
+    reservation = reserve_port("127.0.0.1", 0)
+    try:
+        assert reservation.port > 0
+        worker = socket.socket()
+        worker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        worker.bind(("127.0.0.1", reservation.port))  # a worker can bind it ...
+        worker.listen()
+        with pytest.raises(ServerStartError, match="in use"):  # ... another server cannot
+            reserve_port("127.0.0.1", reservation.port)
+        worker.close()
+    finally:
+        reservation.close()

@@ -32,35 +32,14 @@ from m2v_infer import (
     WorkerPool,
 )
 from m2v_infer._runner import plan_workers
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:  # a zombie is dead too
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().split(")")[-1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
-def _wait_gone(pids: list[int], seconds: float = 10.0) -> list[int]:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        alive = [pid for pid in pids if _alive(pid)]
-        if not alive:
-            return []
-        time.sleep(0.05)
-    return [pid for pid in pids if _alive(pid)]
+from m2v_testkit import alive, children_of, still_running
 
 
 @pytest.fixture(scope="module")
 def pool(potion: StaticModel) -> Iterator[WorkerPool]:
     with potion.workers(2) as started:
         yield started
-    assert not _wait_gone(started.pids)
+    assert not still_running(started.pids)
 
 
 def test_vectors_are_bit_identical_to_one_process(
@@ -86,10 +65,10 @@ def test_vectors_are_bit_identical_to_one_process(
 def test_encode_with_num_workers_starts_and_stops_its_own_pool(
     potion: StaticModel, real_corpus: list[str]
 ) -> None:
-    before = set(_children())
+    before = set(children_of(os.getpid()))
     got = potion.encode(real_corpus, num_workers=2, batch_size=700)
     assert np.array_equal(got, potion.encode(real_corpus, num_workers=1))
-    assert not _wait_gone(list(set(_children()) - before))
+    assert not still_running(list(set(children_of(os.getpid())) - before))
 
 
 def test_quantized_and_int8_models(real_corpus: list[str], potion_path: Path) -> None:
@@ -209,7 +188,7 @@ def test_a_worker_that_dies_is_reported_and_the_pool_stops(
             pass
     assert caught.value.code == "worker-failed"
     assert pool.closed
-    assert not _wait_gone(pids)
+    assert not still_running(pids)
 
 
 def test_not_enough_shared_memory_is_a_clear_error(
@@ -224,21 +203,6 @@ def test_not_enough_shared_memory_is_a_clear_error(
         monkeypatch.setattr(workers.os, "statvfs", lambda _: Tiny())
         with pytest.raises(InvalidArgumentError, match=r"/dev/shm has 0\.0 MiB free"):
             pool.encode(["x"] * 10, batch_size=5000)
-
-
-def _children() -> list[int]:
-    me = os.getpid()
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as handle:
-                    fields = handle.read().split(")")[-1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == me:
-                found.append(int(entry))
-    return found
 
 
 _SCRIPT = """
@@ -287,7 +251,7 @@ def test_no_orphan_processes(mode: str, potion_path: Path, tmp_path: Path) -> No
         assert process.stdout is not None
         pids = [int(pid) for pid in process.stdout.readline().split()]
         assert len(pids) == 2, process.stderr.read() if process.stderr else ""
-        assert all(_alive(pid) for pid in pids)
+        assert all(alive(pid) for pid in pids)
         print(process.stdout.readline().strip())  # raised / collected / encoding
         if mode == "sigint":
             time.sleep(0.5)
@@ -299,7 +263,7 @@ def test_no_orphan_processes(mode: str, potion_path: Path, tmp_path: Path) -> No
             process.kill()
             process.wait(30)
         # exception / gc: the caller is still running (sleeping) but its workers are gone
-        assert not _wait_gone(pids), f"orphan workers after {mode}"
+        assert not still_running(pids), f"orphan workers after {mode}"
     finally:
         if process.poll() is None:
             process.kill()

@@ -1,6 +1,7 @@
 """m2v-grpc: a streaming gRPC embedding service for m2v static models, and its clients.
 
-Server: ``m2v serve --model NAME=PATH`` (or :class:`EmbedServer` / :func:`serve` in code).
+Server: ``m2v serve --model NAME=PATH [--workers N]`` (or :class:`EmbedServer` /
+:func:`serve` in code, :func:`run_server` for several processes).
 Clients: :class:`EmbedClient` (blocking) and :class:`AsyncEmbedClient` (asyncio)::
 
     from m2v_grpc import EmbedClient
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
     )
     from m2v_grpc._info import ModelInfo, ServerInfo
     from m2v_grpc._server import EmbedServer, serve
+    from m2v_grpc._supervisor import run_server
 
 __version__ = _version("m2v-grpc")
 """This package's version, read from its installed metadata (one source: pyproject.toml)."""
@@ -89,6 +91,7 @@ _EXPORTS: dict[str, str] = {
     "ServerInfo": "m2v_grpc._info",
     "EmbedServer": "m2v_grpc._server",
     "serve": "m2v_grpc._server",
+    "run_server": "m2v_grpc._supervisor",
 }
 
 __all__ = [
@@ -124,6 +127,7 @@ __all__ = [
     "UnavailableError",
     "UnknownModelError",
     "__version__",
+    "run_server",
     "serve",
 ]
 

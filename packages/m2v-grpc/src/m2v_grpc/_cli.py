@@ -23,10 +23,13 @@ examples:
             --host 0.0.0.0 --port 50051 --metrics-port 9090
   {TOKEN_ENV}=s3cret m2v serve --model potion=./potion-base-8M \\
             --tls-cert server.pem --tls-key server.key
+  m2v serve --model potion=./potion-base-8M --workers auto     # one process per core
 
 The first --model is the default model.  Health (grpc.health.v1) is NOT_SERVING until the
 models are loaded and while draining; SIGTERM drains: new calls get UNAVAILABLE, every
 accepted item is answered, streams end OK, then the process exits within --grace seconds.
+With --workers N, N server processes share the port (SO_REUSEPORT spreads connections over
+them); SIGTERM drains every one, and a worker that dies stops the whole server (status 1).
 Logs are JSON lines on stderr.
 """
 
@@ -63,7 +66,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--port", type=int, default=50051, help="port (0: any free port; default: %(default)s)"
     )
     parser.add_argument(
-        "--workers", type=int, default=None, help="encoding threads (default: min(4, cores))"
+        "--workers",
+        type=parse_workers,
+        default=1,
+        metavar="N|auto",
+        help="server processes sharing the port (auto: one per core this process may use; "
+        "default: %(default)s)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="encoding threads per server process (default: min(4, cores))",
     )
     limits = parser.add_argument_group("limits (published by GetInfo)")
     limits.add_argument(
@@ -117,6 +131,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     ops.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
 
 
+def parse_workers(text: str) -> int:
+    """``--workers``: a positive number, or ``auto`` for the cores this process may use."""
+    from m2v_grpc._config import available_cores
+
+    if text.strip().lower() == "auto":
+        return available_cores()
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or 'auto', got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("at least 1 server process")
+    return value
+
+
 def build_config(args: argparse.Namespace) -> Any:
     """Turn parsed arguments into a :class:`ServerConfig` (raises ConfigError)."""
     from m2v_grpc._config import (
@@ -140,7 +169,7 @@ def build_config(args: argparse.Namespace) -> Any:
         tls = TLSConfig(cert=args.tls_cert, key=args.tls_key, client_ca=args.tls_client_ca)
     elif args.tls_client_ca:
         raise ConfigError("--tls-client-ca needs --tls-cert and --tls-key")
-    extra: dict[str, Any] = {} if args.workers is None else {"workers": args.workers}
+    extra: dict[str, Any] = {} if args.threads is None else {"workers": args.threads}
     return ServerConfig(
         models=tuple(ModelSpec.parse(text) for text in args.models),
         host=args.host,
@@ -159,23 +188,22 @@ def build_config(args: argparse.Namespace) -> Any:
         grace_seconds=args.grace,
         max_connection_age_seconds=args.max_connection_age,
         reflection=not args.no_reflection,
+        processes=args.workers,
         **extra,
     )
 
 
 def run_serve(args: argparse.Namespace) -> int:
     """Run the server until SIGTERM/SIGINT; 0 after a clean drain, 1 on errors."""
-    import asyncio
-
     from m2v_format import M2VError
 
     from m2v_grpc._logging import configure, log_event
-    from m2v_grpc._server import serve
+    from m2v_grpc._supervisor import run_server
 
     configure(args.log_level)
     try:
         config = build_config(args)
-        return asyncio.run(serve(config))
+        return run_server(config)
     except M2VError as error:  # logged for log collectors, then reported by the dispatcher
         log_event("server.failed", 40, code=error.code, error=str(error))
         raise

@@ -16,6 +16,23 @@ DEFAULT_MAX_IN_FLIGHT_PER_STREAM = 4
 DEFAULT_GRACE_SECONDS = 10.0
 
 
+def available_cores() -> int:
+    """The number of cores this process may run on (its CPU affinity), at least 1.
+
+    A CPU *quota* (a container's ``--cpus``, a Kubernetes CPU limit) is not visible here:
+    in a container give ``--workers`` explicitly.
+    """
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - platforms without sched_getaffinity
+        return max(1, os.cpu_count() or 1)
+
+
+def default_threads() -> int:
+    """Encoding threads per server process unless configured: min(4, cores)."""
+    return min(4, os.cpu_count() or 1)
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """One model to serve: the name clients use and the model folder (or hub id)."""
@@ -69,13 +86,20 @@ class TLSConfig:
 
 @dataclass(frozen=True)
 class ServerConfig:
-    """Everything ``m2v serve`` needs.  The first model is the default one."""
+    """Everything ``m2v serve`` needs.  The first model is the default one.
+
+    ``workers`` is the number of encoding *threads* in each server process (``m2v serve
+    --threads``); ``processes`` the number of server processes sharing the port (``m2v
+    serve --workers``; more than 1 needs :func:`m2v_grpc.run_server`, which starts them).
+    Limits hold per process: with 2 processes, up to 2 x ``max_concurrent_requests``
+    calls are served at once.
+    """
 
     models: tuple[ModelSpec, ...]
     host: str = "127.0.0.1"
     port: int = 0
     limits: Limits = field(default_factory=Limits)
-    workers: int = field(default_factory=lambda: min(4, os.cpu_count() or 1))
+    workers: int = field(default_factory=default_threads)
     tokens: tuple[str, ...] = ()
     tls: TLSConfig | None = None
     metrics_port: int | None = None
@@ -83,6 +107,7 @@ class ServerConfig:
     grace_seconds: float = DEFAULT_GRACE_SECONDS
     max_connection_age_seconds: float | None = None
     reflection: bool = True
+    processes: int = 1
 
     def __post_init__(self) -> None:
         if not self.models:
@@ -92,7 +117,9 @@ class ServerConfig:
         if duplicates:
             raise ConfigError(f"model names must be unique, repeated: {', '.join(duplicates)}")
         if self.workers < 1:
-            raise ConfigError("workers must be at least 1")
+            raise ConfigError("encoding threads (ServerConfig.workers) must be at least 1")
+        if self.processes < 1:
+            raise ConfigError("server processes (ServerConfig.processes) must be at least 1")
         if self.grace_seconds < 0:
             raise ConfigError("grace period must not be negative")
         if any(not token or any(c.isspace() for c in token) for token in self.tokens):

@@ -2,6 +2,8 @@
 
 Every record has ``ts`` (UTC, ISO 8601), ``level``, ``logger`` and ``event``; keyword
 context passed as ``extra={"fields": {...}}`` is merged in.  Use :func:`log_event`.
+A worker process of a multi-process server adds its ``worker`` index and ``pid`` to every
+record (:func:`configure` with context).
 """
 
 from __future__ import annotations
@@ -17,7 +19,11 @@ logger = logging.getLogger(LOGGER_NAME)
 
 
 class JSONFormatter(logging.Formatter):
-    """Format a record as one line of JSON."""
+    """Format a record as one line of JSON, with ``context`` fields in every record."""
+
+    def __init__(self, context: dict[str, Any] | None = None) -> None:
+        super().__init__()
+        self.context = dict(context or {})
 
     def format(self, record: logging.LogRecord) -> str:
         """Render ``record`` as JSON (exceptions under ``exc``)."""
@@ -27,6 +33,7 @@ class JSONFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
             "event": record.getMessage(),
+            **self.context,
         }
         fields = getattr(record, "fields", None)
         if isinstance(fields, dict):
@@ -36,12 +43,12 @@ class JSONFormatter(logging.Formatter):
         return json.dumps(payload, default=str, ensure_ascii=False)
 
 
-def configure(level: str = "info") -> None:
-    """Send the ``m2v_grpc`` logger's records to stderr as JSON lines."""
+def configure(level: str | int = "info", **context: Any) -> None:
+    """Send the ``m2v_grpc`` logger's records to stderr as JSON lines (``context`` in each)."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JSONFormatter())
+    handler.setFormatter(JSONFormatter(context))
     logger.handlers[:] = [handler]
-    logger.setLevel(level.upper())
+    logger.setLevel(level.upper() if isinstance(level, str) else level)
     logger.propagate = False
 
 

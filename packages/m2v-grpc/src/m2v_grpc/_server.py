@@ -11,7 +11,11 @@ Lifecycle::
                              # streams stop reading -> every accepted item answered ->
                              # streams end OK -> stop(remaining grace)
 
-:func:`serve` runs one until SIGTERM or SIGINT and then drains it.
+:func:`serve` runs one until SIGTERM or SIGINT and then drains it.  A worker process of a
+multi-process server (``m2v serve --workers N``, see ``m2v_grpc._supervisor``) runs the
+same server with ``worker`` set: it binds with ``grpc.so_reuseport`` 1 to share the port
+with its siblings and logs ``worker.*`` events instead of ``server.*`` ones (the
+supervisor logs those for the whole server).
 """
 
 from __future__ import annotations
@@ -34,11 +38,12 @@ from m2v_infer import StaticModel
 from m2v_grpc._admission import Admission
 from m2v_grpc._auth import BearerTokenInterceptor
 from m2v_grpc._config import ServerConfig, TLSConfig
-from m2v_grpc._errors import ServerStartError
+from m2v_grpc._errors import ConfigError, ServerStartError
 from m2v_grpc._generated.m2v.embed.v1 import embed_pb2, embed_pb2_grpc
 from m2v_grpc._logging import log_event
 from m2v_grpc._metrics import Metrics
 from m2v_grpc._models import ModelRegistry
+from m2v_grpc._ports import format_address
 from m2v_grpc._servicer import EmbedServicer
 
 SERVICE_NAME: str = embed_pb2.DESCRIPTOR.services_by_name["EmbedService"].full_name
@@ -61,12 +66,6 @@ def server_version() -> str:
         return "0+unknown"
 
 
-def _address(host: str, port: int) -> str:
-    if ":" in host and not host.startswith("["):
-        host = f"[{host}]"
-    return f"{host}:{port}"
-
-
 def _server_credentials(tls: TLSConfig) -> grpc.ServerCredentials:
     try:
         key, cert = tls.key.read_bytes(), tls.cert.read_bytes()
@@ -81,7 +80,11 @@ def _server_credentials(tls: TLSConfig) -> grpc.ServerCredentials:
 
 
 class EmbedServer:
-    """One embedding server.  Models load during :meth:`start` unless a registry is given."""
+    """One embedding server.  Models load during :meth:`start` unless a registry is given.
+
+    ``worker``: the index of this process in a multi-process server (it then shares the
+    port through SO_REUSEPORT); None for a server of its own, whose port must be free.
+    """
 
     def __init__(
         self,
@@ -89,11 +92,15 @@ class EmbedServer:
         *,
         registry: ModelRegistry | None = None,
         loader: Callable[[str], StaticModel] | None = None,
+        worker: int | None = None,
     ) -> None:
         self.config = config
         self.registry = registry
         self._loader = loader
-        self.metrics = Metrics()
+        self.worker = worker
+        self.scope = "server" if worker is None else "worker"
+        """Prefix of this server's log events: ``server``, or ``worker`` in a worker process."""
+        self.metrics = Metrics(worker=worker or 0)
         self.admission = Admission(config.limits.max_concurrent_requests)
         self.health = HealthServicer()
         self._executor = concurrent.futures.ThreadPoolExecutor(
@@ -110,7 +117,8 @@ class EmbedServer:
     def _options(self) -> list[tuple[str, Any]]:
         limits = self.config.limits
         options: list[tuple[str, Any]] = [
-            ("grpc.so_reuseport", 0),  # a taken port must fail, not be shared silently
+            # Alone, a taken port must fail, not be shared silently; a worker shares it.
+            ("grpc.so_reuseport", 0 if self.worker is None else 1),
             ("grpc.max_receive_message_length", limits.max_message_bytes),
             ("grpc.max_send_message_length", -1),
         ]
@@ -157,7 +165,7 @@ class EmbedServer:
 
             names = (SERVICE_NAME, HEALTH_SERVICE_NAME, reflection.SERVICE_NAME)
             reflection.enable_server_reflection(names, server)
-        address = _address(config.host, config.port)
+        address = format_address(config.host, config.port)
         try:
             credentials = _server_credentials(config.tls) if config.tls is not None else None
             if credentials is not None:
@@ -170,7 +178,7 @@ class EmbedServer:
             raise ServerStartError(f"cannot listen on {address} (port in use?)")
         await server.start()
         self._server = server
-        log_event("server.listening", address=_address(config.host, self.port))
+        log_event(f"{self.scope}.listening", address=format_address(config.host, self.port))
         started = time.perf_counter()
         try:
             if self.registry is None:
@@ -187,8 +195,8 @@ class EmbedServer:
         self.admission.ready = True
         await self._set_health(health_pb2.HealthCheckResponse.SERVING)
         log_event(
-            "server.serving",
-            address=_address(config.host, self.port),
+            f"{self.scope}.serving",
+            address=format_address(config.host, self.port),
             tls=config.tls is not None,
             mtls=config.tls is not None and config.tls.client_ca is not None,
             auth=bool(config.tokens),
@@ -203,7 +211,7 @@ class EmbedServer:
             ],
             load_seconds=round(time.perf_counter() - started, 3),
             metrics_port=self.metrics_port,
-            workers=config.workers,
+            threads=config.workers,
         )
 
     # -- shutdown ----------------------------------------------------------------------
@@ -219,7 +227,7 @@ class EmbedServer:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + grace
         log_event(
-            "server.draining",
+            f"{self.scope}.draining",
             grace_seconds=grace,
             in_flight=self.admission.in_flight,
             open_streams=self.admission.open_streams,
@@ -236,7 +244,7 @@ class EmbedServer:
         await asyncio.to_thread(self.metrics.close)  # HTTPServer.shutdown() blocks
         self._stopped.set()
         log_event(
-            "server.stopped",
+            f"{self.scope}.stopped",
             logging.INFO if idle else logging.WARNING,
             clean=idle,
             unfinished=self.admission.in_flight,
@@ -264,18 +272,32 @@ class EmbedServer:
             await self.stop()
 
 
-async def serve(config: ServerConfig, *, ready: Callable[[EmbedServer], None] | None = None) -> int:
-    """Run a server until SIGTERM/SIGINT, then drain it; returns the exit code (0 clean)."""
-    server = EmbedServer(config)
+async def serve(
+    config: ServerConfig,
+    *,
+    ready: Callable[[EmbedServer], None] | None = None,
+    worker: int | None = None,
+    stop: asyncio.Event | None = None,
+) -> int:
+    """Run a server until SIGTERM/SIGINT (or ``stop`` is set), then drain it; returns the
+    exit code (0 clean).
+
+    ``ready`` is called once the server is SERVING.  This runs one process:
+    ``config.processes`` above 1 needs :func:`m2v_grpc.run_server`, which starts the
+    worker processes (each calls this with its ``worker`` index).
+    """
+    if config.processes > 1:
+        raise ConfigError(
+            "ServerConfig.processes > 1: use m2v_grpc.run_server, which starts the workers"
+        )
+    server = EmbedServer(config, worker=worker)
     try:
         await server.start()
     except BaseException:
         await server.stop()
         raise
-    if ready is not None:
-        ready(server)
     loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
+    stop = stop or asyncio.Event()
     received: list[str] = []
 
     def on_signal(sig: signal.Signals) -> None:
@@ -285,8 +307,10 @@ async def serve(config: ServerConfig, *, ready: Callable[[EmbedServer], None] | 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal, sig)
     try:
+        if ready is not None:  # after the handlers: a signal from now on drains
+            ready(server)
         await stop.wait()
-        log_event("server.signal", signal=received[0] if received else None)
+        log_event(f"{server.scope}.signal", signal=received[0] if received else None)
         clean = await server.drain()
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -109,7 +109,7 @@ class EmbedServicer(embed_pb2_grpc.EmbedServiceServicer):
         except EmbedServiceError as error:
             reason = "overloaded" if isinstance(error, OverloadedError) else "unavailable"
             self._metrics.rejections.labels(reason).inc()
-            self._metrics.requests.labels(method, error.status).inc()
+            self._metrics.finished(method, error.status)
             await self._abort(context, error)
 
     async def _unary(
@@ -144,7 +144,7 @@ class EmbedServicer(embed_pb2_grpc.EmbedServiceServicer):
         finally:
             in_flight.dec()
             self._admission.release()
-            self._metrics.requests.labels(method, status).inc()
+            self._metrics.finished(method, status)
             self._metrics.latency.labels(method).observe(time.perf_counter() - started)
         self._metrics.items.labels(method, getattr(response, "model", "")).inc(count)
         return response
@@ -170,10 +170,10 @@ class EmbedServicer(embed_pb2_grpc.EmbedServiceServicer):
     ) -> embed_pb2.GetInfoResponse:
         """Version, limits and models (needs no admission slot)."""
         if self._info is None:
-            self._metrics.requests.labels("GetInfo", "UNAVAILABLE").inc()
+            self._metrics.finished("GetInfo", "UNAVAILABLE")
             await self._abort(context, UnavailableError("the server is still loading its models"))
             raise AssertionError("unreachable")
-        self._metrics.requests.labels("GetInfo", "OK").inc()
+        self._metrics.finished("GetInfo", "OK")
         return self._info
 
     async def EmbedStream(  # type: ignore[override]  # noqa: N802
@@ -203,7 +203,7 @@ class EmbedServicer(embed_pb2_grpc.EmbedServiceServicer):
             self._admission.remove_stream(handle)
             self._admission.release()
             self._metrics.open_streams.dec()
-            self._metrics.requests.labels(method, status).inc()
+            self._metrics.finished(method, status)
 
     def _submit_stream_message(
         self, request: embed_pb2.EmbedStreamRequest, sequence: int

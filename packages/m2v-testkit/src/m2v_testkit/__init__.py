@@ -9,6 +9,8 @@
 * Builders: tiny WordLevel, WordPiece, Unigram and byte-level BPE tokenizers over fixed
   vocabularies, tiny models (:func:`tiny_model`), hand-written model folders and
   safetensors bytes for malformed-input tests, and hand-picked edge-case texts.
+* Processes: children of a process, whether they still run (:func:`assert_gone`: no
+  orphans), free ports.
 * Corpora: real texts (Rotten Tomatoes, BBC News, tweets, pre-training sentences) and a
   synthetic labelled language for training tests.
 
@@ -56,6 +58,7 @@ from m2v_testkit._pretrain_corpus import (
     rt_plot_sentences,
     wiki_sentences,
 )
+from m2v_testkit._processes import alive, assert_gone, children_of, free_port, still_running
 from m2v_testkit._safetensors import (
     RawTensor,
     bf16_entry,
@@ -143,6 +146,8 @@ __all__ = [
     "RawTensor",
     "Source",
     "UnknownDatasetError",
+    "alive",
+    "assert_gone",
     "bbc_news",
     "bbc_sentences",
     "benchmark_corpus",
@@ -150,9 +155,11 @@ __all__ = [
     "byte_level_bpe_tokenizer",
     "cache_dir",
     "cache_lock",
+    "children_of",
     "dataset_path",
     "fair_corpus",
     "fetch",
+    "free_port",
     "full_corpus",
     "header_bytes",
     "lee_background_sentences",
@@ -176,6 +183,7 @@ __all__ = [
     "small_wordlevel",
     "small_wordpiece",
     "split_sentences",
+    "still_running",
     "synthetic_corpus",
     "synthetic_model",
     "synthetic_tokenizer",
