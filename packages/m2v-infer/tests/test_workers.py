@@ -105,13 +105,32 @@ def test_encode_iter_streams_an_unbounded_generator_in_order(
     assert np.array_equal(pool.encode(real_corpus[:300]), expected[:300])
 
 
-def test_model_encode_iter_auto_reads_ahead_then_uses_workers(
-    potion: StaticModel, real_corpus: list[str]
+def test_auto_starts_workers_only_past_the_break_even(
+    potion: StaticModel, real_corpus: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    texts = list(itertools.islice(itertools.cycle(real_corpus), 24_000))
-    batches = list(potion.encode_iter(iter(texts), num_workers="auto", batch_size=4000))
-    assert [len(batch) for batch in batches] == [4000] * 6
+    """``"auto"`` (the default) starts processes for long inputs only; a stream of unknown
+    length is read ahead to the break-even to find out, and comes back whole, in order."""
+    from m2v_infer._workers import auto_threshold
+
+    started: list[int] = []
+    real_start = StaticModel._start_pool
+
+    def counting(self: StaticModel, count: int) -> Any:
+        started.append(count)
+        return real_start(self, count)
+
+    monkeypatch.setattr(StaticModel, "_start_pool", counting)
+    cores = len(os.sched_getaffinity(0))
+    short = real_corpus[:500]
+    assert np.array_equal(potion.encode(short), potion.encode(short, num_workers=1))
+    assert started == []
+    count = auto_threshold(cores) + 1000
+    texts = list(itertools.islice(itertools.cycle(real_corpus), count))
+    batches = list(potion.encode_iter(iter(texts), batch_size=4000))
+    assert sum(len(batch) for batch in batches) == count
+    assert all(len(batch) == 4000 for batch in batches[:-1])
     assert np.array_equal(np.concatenate(batches), potion.encode(texts, num_workers=1))
+    assert started == ([cores] if cores > 1 else [])
 
 
 def test_plan_workers() -> None:

@@ -35,7 +35,7 @@ from m2v_infer._engine import Engine, FloatMatrix, finish
 from m2v_infer._errors import InvalidArgumentError
 from m2v_infer._runner import available_cores, map_batches, plan_workers
 from m2v_infer._saving import push_folder_to_hub, save_folder
-from m2v_infer._workers import AUTO_MIN_TEXTS, EncodeSettings, ProcessPool, WorkerInit, export_rows
+from m2v_infer._workers import EncodeSettings, ProcessPool, WorkerInit, export_rows
 
 PathLike = str | Path
 
@@ -373,7 +373,7 @@ class StaticModel:
         normalize: bool | None = ...,
         batch_size: int = ...,
         use_multiprocessing: bool = ...,
-        multiprocessing_threshold: int = ...,
+        multiprocessing_threshold: int | None = ...,
         dimensions: int | None = ...,
         num_workers: int | str | None = ...,
         num_threads: int | None = ...,
@@ -390,7 +390,7 @@ class StaticModel:
         normalize: bool | None = ...,
         batch_size: int = ...,
         use_multiprocessing: bool = ...,
-        multiprocessing_threshold: int = ...,
+        multiprocessing_threshold: int | None = ...,
         dimensions: int | None = ...,
         num_workers: int | str | None = ...,
         num_threads: int | None = ...,
@@ -406,7 +406,7 @@ class StaticModel:
         normalize: bool | None = None,
         batch_size: int = 1024,
         use_multiprocessing: bool = True,
-        multiprocessing_threshold: int = AUTO_MIN_TEXTS,
+        multiprocessing_threshold: int | None = None,
         dimensions: int | None = None,
         num_workers: int | str | None = None,
         num_threads: int | None = None,
@@ -427,7 +427,8 @@ class StaticModel:
             use_multiprocessing: with ``num_workers`` unset, ``True`` means ``"auto"``
                 and ``False`` means one process, as in model2vec.
             multiprocessing_threshold: the fewest texts for which ``"auto"`` starts worker
-                processes (default: the measured break-even, see docs/scale.md).
+                processes (default ``None``: the measured break-even for this machine's
+                cores, about 53k texts on 2 cores and 27k on 16; see docs/scale.md).
             dimensions: keep only the first N dimensions of each output (renormalized when
                 normalizing); ``None``: all :attr:`dim` dimensions.
             num_workers: worker processes: a count, or ``"auto"`` - every core this
@@ -502,7 +503,7 @@ class StaticModel:
             dimensions=dimensions,
             threads=self._threads(num_threads),
             workers=_default_workers(num_workers, num_threads, True),
-            threshold=AUTO_MIN_TEXTS,
+            threshold=None,
             show_progress_bar=show_progress_bar,
         )
 
@@ -528,7 +529,7 @@ class StaticModel:
         dimensions: int | None,
         threads: int,
         workers: int | str,
-        threshold: int,
+        threshold: int | None,
         show_progress_bar: bool,
         pool: ProcessPool | None = None,
     ) -> Iterator[FloatMatrix]:
@@ -539,7 +540,10 @@ class StaticModel:
                 texts, settings, batch_size=size, total=total, show_progress=show_progress_bar
             )
         count, texts = plan_workers(
-            workers, texts, total, check_positive(threshold, "multiprocessing_threshold")
+            workers,
+            texts,
+            total,
+            None if threshold is None else check_positive(threshold, "multiprocessing_threshold"),
         )
         if count > 1:
             return self._on_new_pool(count, texts, settings, size, total, show_progress_bar)

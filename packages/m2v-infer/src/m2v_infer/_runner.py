@@ -90,21 +90,26 @@ def progress_bar(
 
 
 def plan_workers(
-    workers: int | str, texts: Iterable[T], total: int | None, threshold: int
+    workers: int | str, texts: Iterable[T], total: int | None, threshold: int | None
 ) -> tuple[int, Iterable[T]]:
     """How many worker processes to use for ``texts``, and the texts to encode.
 
     A count is used as given.  ``"auto"`` means every available core, but only for inputs
-    of at least ``threshold`` texts: below that, starting processes costs more than it
-    saves.  For an input of unknown length the first ``threshold`` texts are read ahead to
-    find out; the returned iterable yields them again, then the rest.
+    of at least ``threshold`` texts (``None``: the measured break-even for this many
+    cores): below that, starting processes costs more than it saves.  For an input of
+    unknown length the first ``threshold`` texts are read ahead to find out; the returned
+    iterable yields them again, then the rest.
     """
+    from m2v_infer._workers import auto_threshold
+
     checked = check_workers(workers)
     if checked != "auto":
         return int(checked), texts
     cores = available_cores()
     if cores < 2:
         return 1, texts
+    if threshold is None:
+        threshold = auto_threshold(cores)
     if total is not None:
         return (cores if total >= threshold else 1), texts
     iterator = iter(texts)

@@ -55,9 +55,19 @@ from m2v_infer._engine import Engine, FloatMatrix, finish
 from m2v_infer._errors import InvalidArgumentError, WorkerError
 from m2v_infer._runner import batched, progress_bar
 
-AUTO_MIN_TEXTS = 20_000
-"""The fewest texts for which ``num_workers="auto"`` starts worker processes: the measured
-break-even of starting a pool (docs/scale.md), rounded up."""
+START_COST_TEXTS = 25_000
+"""What starting a pool costs, in texts one process encodes meanwhile (measured on the
+benchmark corpus: ~0.9 s for the first pool of a process, forkserver included, at ~27k
+texts/s cold; see docs/scale.md)."""
+
+
+def auto_threshold(cores: int) -> int:
+    """The fewest texts for which ``num_workers="auto"`` starts ``cores`` workers: where the
+    time saved, ``1 - 1/(0.95 cores)`` of one process's, pays for the start (2 cores: about
+    53k texts; 16 cores: about 27k)."""
+    gain = 1.0 - 1.0 / (0.95 * max(cores, 2))
+    return int(START_COST_TEXTS / gain)
+
 
 SLOTS_PER_WORKER = 2
 """Batches in flight per worker: one being encoded, one waiting (so no worker idles)."""
