@@ -7,9 +7,13 @@ dimensions (``dimensions=``).  :class:`StaticClassifier` runs exported classifie
 
 Errors are typed: every error derives from :class:`m2v_format.M2VError` and carries a
 stable ``code``; m2v-infer's own derive from :class:`InferError`.
+
+:func:`embed_dataset` embeds a column of a Ray Dataset (the ``[ray]`` extra); it is
+loaded on first use, so ``import m2v_infer`` never imports ray.
 """
 
 from importlib.metadata import version as _version
+from typing import TYPE_CHECKING, Any
 
 from m2v_format import (
     ClassifierError,
@@ -31,6 +35,9 @@ from m2v_infer._errors import (
     UnwritableOutputError,
 )
 from m2v_infer._model import UNSET, StaticModel
+
+if TYPE_CHECKING:
+    from m2v_infer._ray import embed_dataset
 
 __version__ = _version("m2v-infer")
 """This package's version, read from its installed metadata (one source: pyproject.toml)."""
@@ -54,4 +61,14 @@ __all__ = [
     "UnwritableOutputError",
     "__version__",
     "default_model_path",
+    "embed_dataset",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Load :func:`embed_dataset` (``m2v_infer._ray``) on first use."""
+    if name == "embed_dataset":
+        from m2v_infer._ray import embed_dataset
+
+        return embed_dataset
+    raise AttributeError(f"module 'm2v_infer' has no attribute {name!r}")
