@@ -336,8 +336,8 @@ def add_ray_arguments(parser: argparse.ArgumentParser) -> None:
         "--ray-address",
         default=None,
         metavar="ADDRESS",
-        help="attach to this Ray cluster (auto, or HOST:6379; default: start a "
-        "local one on every core)",
+        help="attach to this Ray cluster (auto, or HOST:6379; default: $RAY_ADDRESS, as "
+        "set in a Ray job, else start a local cluster on every core)",
     )
     group.add_argument(
         "--concurrency",
@@ -407,13 +407,9 @@ def plan_inputs(patterns: Sequence[str], output: Path) -> list[InputFile]:
             path = Path(name).absolute()
             if folder in path.parents:  # an output of an earlier run, matched by the glob
                 continue
-            kind = INPUT_KINDS.get(path.suffix.lower())
-            if kind is None:
-                raise InvalidArgumentError(
-                    f"unsupported input type {path.suffix or '(no suffix)'!r}; "
-                    "use .parquet, .jsonl or .ndjson",
-                    path=path,
-                )
+            if path.suffix.lower() not in INPUT_KINDS:
+                known = ", ".join(INPUT_KINDS)
+                raise InvalidArgumentError(f"unsupported input type; use {known}", path=path)
             target = (output / os.path.relpath(name, root)).with_suffix(".parquet").absolute()
             if target.resolve() == path.resolve():
                 raise InvalidArgumentError("the output would replace this input", path=path)
@@ -422,7 +418,7 @@ def plan_inputs(patterns: Sequence[str], output: Path) -> list[InputFile]:
                 raise InvalidArgumentError(
                     f"{other.path} and {path} would both be written to {target}", path=path
                 )
-            planned[target] = InputFile(path, target, kind)
+            planned[target] = InputFile(path, target, INPUT_KINDS[path.suffix.lower()])
     return list(planned.values())
 
 
@@ -641,12 +637,16 @@ def _datasource_v1(ray: Any) -> Iterator[None]:
             context.use_datasource_v2 = before
 
 
-def _read(ray: Any, items: Sequence[InputFile], column: str) -> Any:
-    """One Dataset over the inputs, rows tagged with their path; reads take no CPU."""
+def _read(ray: Any, items: Sequence[InputFile], column: str, tasks: int) -> Any:
+    """One Dataset over the inputs, rows tagged with their path.
+
+    Reads take no CPU (a pool of actors may hold every CPU) and at most ``tasks`` run at a
+    time (0-CPU tasks are otherwise unbounded, each in a new worker process).
+    """
     parquet = [str(item.path) for item in items if item.kind == "parquet"]
     json = [str(item.path) for item in items if item.kind == "json"]
     parts = []
-    common = {"include_paths": True, "file_extensions": None, "num_cpus": 0}
+    common = {"include_paths": True, "file_extensions": None, "num_cpus": 0, "concurrency": tasks}
     if parquet:
         with _datasource_v1(ray):
             parts.append(ray.data.read_parquet(parquet, **common))
@@ -683,8 +683,9 @@ def run_encode_ray(args: argparse.Namespace) -> int:
             f"--column and --id-column must differ from each other and from "
             f"{VECTOR_COLUMN!r} and {_PATH!r}"
         )
-    if args.ray_address is None:  # a local cluster shares this environment: no `uv run`
-        os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")  # copy (read at import)
+    address: str | None = args.ray_address or os.environ.get("RAY_ADDRESS") or None
+    if address is None:  # a local cluster shares this environment: no `uv run` copy
+        os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")  # (read at import)
     ray = _import_ray()
     output = Path(args.output)
     if output.exists() and not output.is_dir():
@@ -713,7 +714,7 @@ def run_encode_ray(args: argparse.Namespace) -> int:
                 outputs.write_empty(item)
         with_rows = [item for item in pending if item.rows]
         if with_rows:
-            with _ray_session(ray, args.ray_address):
+            with _ray_session(ray, address):
                 _embed_files(ray, args, spec, with_rows, outputs)
         outputs.finish()
     except BaseException as error:
@@ -738,7 +739,7 @@ def _embed_files(
     keep = [name for name in (args.id_column, args.column, _PATH) if name]
     ds = _map_embedder(
         ray,
-        _read(ray, items, args.column),
+        _read(ray, items, args.column, tasks=max(1, min(len(items), concurrency))),
         spec,
         column=args.column,
         output_column=VECTOR_COLUMN,
