@@ -12,8 +12,8 @@ stable ``code``; m2v-infer's own derive from :class:`InferError`.
 loaded on first use, so ``import m2v_infer`` never imports ray.
 """
 
+import typing as _typing
 from importlib.metadata import version as _version
-from typing import TYPE_CHECKING, Any
 
 from m2v_format import (
     ClassifierError,
@@ -36,7 +36,7 @@ from m2v_infer._errors import (
 )
 from m2v_infer._model import UNSET, StaticModel
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from m2v_infer._ray import embed_dataset
 
 __version__ = _version("m2v-infer")
@@ -65,10 +65,14 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     """Load :func:`embed_dataset` (``m2v_infer._ray``) on first use."""
     if name == "embed_dataset":
         from m2v_infer._ray import embed_dataset
 
         return embed_dataset
     raise AttributeError(f"module 'm2v_infer' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), "embed_dataset"})
