@@ -7,8 +7,12 @@ dimensions (``dimensions=``).  :class:`StaticClassifier` runs exported classifie
 
 Errors are typed: every error derives from :class:`m2v_format.M2VError` and carries a
 stable ``code``; m2v-infer's own derive from :class:`InferError`.
+
+:func:`embed_dataset` embeds a column of a Ray Dataset (the ``[ray]`` extra); it is
+loaded on first use, so ``import m2v_infer`` never imports ray.
 """
 
+import typing as _typing
 from importlib.metadata import version as _version
 
 from m2v_format import (
@@ -32,6 +36,9 @@ from m2v_infer._errors import (
     WorkerError,
 )
 from m2v_infer._model import UNSET, StaticModel, WorkerPool
+
+if _typing.TYPE_CHECKING:
+    from m2v_infer._ray import embed_dataset
 
 __version__ = _version("m2v-infer")
 """This package's version, read from its installed metadata (one source: pyproject.toml)."""
@@ -57,4 +64,18 @@ __all__ = [
     "WorkerPool",
     "__version__",
     "default_model_path",
+    "embed_dataset",
 ]
+
+
+def __getattr__(name: str) -> _typing.Any:
+    """Load :func:`embed_dataset` (``m2v_infer._ray``) on first use."""
+    if name == "embed_dataset":
+        from m2v_infer._ray import embed_dataset
+
+        return embed_dataset
+    raise AttributeError(f"module 'm2v_infer' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), "embed_dataset"})

@@ -24,6 +24,7 @@ examples:
   cat texts.txt | m2v encode --model ./potion-base-8M --output out.parquet
   m2v encode --file big.txt --output big.jsonl --dimensions 128 --max-length none
   m2v encode --file corpus.txt --output vectors.npy --workers 8   8 worker processes
+  m2v encode --ray --input 'data/*.parquet' --column text --output out/   on Ray Data
 
 Texts come from the arguments, from --file (one text per line; - reads stdin) or from
 stdin.  The default model is the one bundled with m2v-infer.  Output: JSON lines
@@ -133,6 +134,9 @@ def register_encode(subparsers: Any) -> None:
         default=None,
         help="progress bar on stderr (default: when stderr is a terminal)",
     )
+    from m2v_infer._ray import add_ray_arguments
+
+    add_ray_arguments(parser)
     parser.set_defaults(run=run_encode)
 
 
@@ -279,6 +283,10 @@ def _texts(args: argparse.Namespace) -> tuple[Iterable[str], int | None] | None:
 
 def run_encode(args: argparse.Namespace) -> int:
     """Run ``m2v encode``; return its exit status."""
+    if args.ray or args.input:
+        from m2v_infer._ray import run_encode_ray
+
+        return run_encode_ray(args)
     source = _texts(args)
     if source is None:
         problem = (
