@@ -1,27 +1,30 @@
-"""Benchmark Ray Data embedding (``m2v_infer.embed_dataset``) against in-process ``encode``.
+"""Benchmark m2v at scale: one process, N worker processes, model2vec's default, Ray Data,
+and (through ``bench_grpc.py --workers-only``) gRPC with 1 and 2 server workers.
 
 Run by hand (pytest does not collect ``bench_*.py``)::
 
-    uv run --all-packages python tests/benchmarks/bench_scale.py [--scales 1 8] [--markdown]
+    uv run --all-packages python tests/benchmarks/bench_scale.py [--workers 2] [--scales 1 8]
 
-Each configuration runs in its own fresh subprocess: load the corpus (the benchmark corpus,
-``_corpus.benchmark_corpus``, about 56k texts, repeated ``scale`` times), then time a first
-and a second (warm) pass.
+Every configuration runs in its own fresh process (model2vec changes process-wide state
+once it uses its workers; first passes must start cold).  Each loads the benchmark corpus
+(``m2v_testkit.benchmark_corpus``: Rotten Tomatoes + BBC News sentences, 55,814 texts)
+repeated ``scale`` times and potion-base-8M, then times a first and a second (warm) pass.
 
-* ``in-process``: ``StaticModel.encode`` in one process (``num_threads=1``, and the default:
-  every core).
-* ``ray``: a local Ray cluster (``ray.init(num_cpus=2)``, timed on its own), the texts put in
-  the object store as Arrow blocks of 4,096 rows, ``embed_dataset(concurrency=2,
-  num_cpus=1)`` and the vectors pulled back to the driver with ``iter_batches``.  Every pass
-  is one Ray execution and starts its own actors (Ray Data does not keep them between
-  executions), so "warm" means "cluster already running".  "steady" is the rate between the
-  first and the last block of the warm pass, without the actor start.
+* ``m2v-infer, 1 process``: ``encode(num_workers=1)``.
+* ``m2v-infer, N workers``: ``model.workers(N)`` started (timed apart: "start"), then two
+  passes of ``pool.encode`` (the first with cold word memos in every worker).  "one call"
+  is ``encode(num_workers=N)`` in a fresh process: start, encode and stop in one call, what
+  a single large call costs.
+* ``model2vec 0.10.0 default``: ``encode`` with its defaults (joblib processes above 10k
+  inputs).
+* ``Ray Data``: a local cluster of N CPUs, ``embed_dataset(concurrency=N)``; every pass is
+  one Ray execution that starts its actors, so "steady" is the rate between the first and
+  the last block of the warm pass (actors running).
 
-Peak RSS: the process's own peak (in-process); for Ray, the driver's peak and the largest
-actor's (``VmHWM`` of every ``ray::`` process, sampled every 0.2 s).  RSS counts the
-memory-mapped model and the shared object store pages in every process that touches them.
-
-Multi-process encoding is not in this branch: the ratios are against one process.
+Memory: peak RSS (``VmHWM``) of the process and of its largest worker, and PSS (the
+proportional set size: shared pages such as the mapped model table divided among the
+processes that map them) summed over the parent and its workers at the end of the warm
+pass.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import subprocess
 import sys
 import threading
@@ -36,41 +40,107 @@ import time
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-if str(HERE) not in sys.path:
-    sys.path.insert(0, str(HERE))
-
-BLOCK_ROWS = 4096
 BATCH_SIZE = 1024
-CLUSTER_CPUS = 2
+BLOCK_ROWS = 4096
+GRPC_SCRIPT = Path(__file__).resolve().parent / "bench_grpc.py"
 
 
 def _corpus(scale: int) -> list[str]:
-    from _corpus import benchmark_corpus
+    from m2v_testkit import benchmark_corpus
 
     return benchmark_corpus() * scale
 
 
 def _potion() -> str:
-    from _corpus import dataset_path
+    from m2v_testkit import dataset_path
 
     return str(dataset_path("potion-base-8M"))
 
 
-def _hwm_mb(pid: int | str = "self") -> float:
-    """Peak RSS (VmHWM) of a process, in MiB; 0 when it is gone."""
+def _status_mb(pid: int | str, key: str) -> float:
     try:
         with open(f"/proc/{pid}/status") as handle:
             for line in handle:
-                if line.startswith("VmHWM:"):
+                if line.startswith(key):
                     return int(line.split()[1]) / 1024.0
     except OSError:
         pass
     return 0.0
 
 
-class ActorMemory:
-    """Samples the peak RSS of every ``ray::`` worker process while running."""
+def _pss_mb(pid: int | str) -> float:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as handle:
+            for line in handle:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return 0.0
+
+
+def _memory(pids: list[int]) -> dict[str, float]:
+    return {
+        "rss_mb": _status_mb("self", "VmHWM:"),
+        "worker_rss_mb": max((_status_mb(pid, "VmHWM:") for pid in pids), default=0.0),
+        "pss_mb": _pss_mb("self") + sum(_pss_mb(pid) for pid in pids),
+    }
+
+
+def _two_passes(encode: Any) -> dict[str, float]:
+    times = []
+    for _ in range(2):
+        start = time.perf_counter()
+        encode()
+        times.append(time.perf_counter() - start)
+    return {"first": times[0], "warm": times[1]}
+
+
+# --------------------------------------------------------------------------- children
+
+
+def child_ours(workers: int, scale: int) -> dict[str, Any]:
+    """m2v-infer in one process (``workers == 1``) or on a pool of ``workers`` processes."""
+    from m2v_infer import StaticModel
+
+    corpus = _corpus(scale)
+    model = StaticModel.from_pretrained(_potion())
+    result: dict[str, Any] = {"texts": len(corpus)}
+    if workers == 1:
+        result |= _two_passes(lambda: model.encode(corpus, num_workers=1, batch_size=BATCH_SIZE))
+        return result | _memory([])
+    start = time.perf_counter()
+    pool = model.workers(workers)
+    result["start"] = time.perf_counter() - start
+    with pool:
+        result |= _two_passes(lambda: pool.encode(corpus, batch_size=BATCH_SIZE))
+        result |= _memory(pool.pids)
+    return result
+
+
+def child_one_call(workers: int, scale: int) -> dict[str, Any]:
+    """One ``encode(num_workers=N)`` call in a fresh process: start, encode, stop."""
+    from m2v_infer import StaticModel
+
+    corpus = _corpus(scale)
+    model = StaticModel.from_pretrained(_potion())
+    start = time.perf_counter()
+    model.encode(corpus, num_workers=workers, batch_size=BATCH_SIZE)
+    return {"texts": len(corpus), "first": time.perf_counter() - start}
+
+
+def child_model2vec(workers: int, scale: int) -> dict[str, Any]:
+    """model2vec 0.10.0's ``encode`` with its defaults."""
+    del workers
+    from model2vec import StaticModel as Model2Vec
+
+    corpus = _corpus(scale)
+    model = Model2Vec.from_pretrained(_potion())
+    return {"texts": len(corpus)} | _two_passes(lambda: model.encode(corpus)) | _memory([])
+
+
+class _ActorMemory:
+    """Samples the peak RSS of every ``ray::MapWorker`` process while running."""
 
     def __init__(self) -> None:
         self.peak: dict[int, float] = {}
@@ -89,9 +159,9 @@ class ActorMemory:
                     continue
                 if command.startswith(b"ray::MapWorker"):
                     pid = int(entry.name)
-                    self.peak[pid] = max(self.peak.get(pid, 0.0), _hwm_mb(pid))
+                    self.peak[pid] = max(self.peak.get(pid, 0.0), _status_mb(pid, "VmHWM:"))
 
-    def __enter__(self) -> ActorMemory:
+    def __enter__(self) -> _ActorMemory:
         self._thread.start()
         return self
 
@@ -100,24 +170,8 @@ class ActorMemory:
         self._thread.join()
 
 
-def child_in_process(config: str, scale: int) -> dict[str, Any]:
-    """Time two passes of ``StaticModel.encode`` over the corpus in this process."""
-    from m2v_infer import StaticModel
-
-    corpus = _corpus(scale)
-    model = StaticModel.from_pretrained(_potion())
-    threads = 1 if config == "in-process-1" else None
-    passes = []
-    for _ in range(2):
-        start = time.perf_counter()
-        model.encode(corpus, num_threads=threads, batch_size=BATCH_SIZE)
-        passes.append(time.perf_counter() - start)
-    return {"texts": len(corpus), "first": passes[0], "warm": passes[1], "rss_mb": _hwm_mb()}
-
-
-def child_ray(config: str, scale: int) -> dict[str, Any]:
-    """Start a local 2-CPU cluster, then time two Ray Data executions over the corpus."""
-    del config
+def child_ray(workers: int, scale: int) -> dict[str, Any]:
+    """A local Ray cluster of ``workers`` CPUs; two Ray Data executions over the corpus."""
     os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")  # workers share this venv
     import logging
 
@@ -128,7 +182,7 @@ def child_ray(config: str, scale: int) -> dict[str, Any]:
     corpus = _corpus(scale)
     start = time.perf_counter()
     ray.init(
-        num_cpus=CLUSTER_CPUS,
+        num_cpus=workers,
         include_dashboard=False,
         logging_level=logging.WARNING,
         log_to_driver=False,
@@ -138,108 +192,171 @@ def child_ray(config: str, scale: int) -> dict[str, Any]:
         pa.table({"text": corpus[i : i + BLOCK_ROWS]}) for i in range(0, len(corpus), BLOCK_ROWS)
     ]
     source = ray.data.from_arrow(blocks)
-    with ActorMemory() as memory:
+    with _ActorMemory() as memory:
         for name in ("first", "warm"):
-            ds = embed_dataset(
-                source, _potion(), concurrency=CLUSTER_CPUS, num_cpus=1, batch_size=BATCH_SIZE
+            dataset = embed_dataset(
+                source, _potion(), concurrency=workers, num_cpus=1, batch_size=BATCH_SIZE
             )
-            ds.context.enable_progress_bars = False
-            start = time.perf_counter()
-            rows, first_block = 0, None
-            for block in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
+            dataset.context.enable_progress_bars = False
+            begin = time.perf_counter()
+            rows, first_block, first_rows = 0, None, 0
+            for block in dataset.iter_batches(batch_size=None, batch_format="pyarrow"):
                 if first_block is None:
                     first_block, first_rows = time.perf_counter(), block.num_rows
                 rows += block.num_rows
             end = time.perf_counter()
             assert rows == len(corpus), rows
-            result[name] = end - start
+            result[name] = end - begin
             if first_block is not None and end > first_block:
                 result[f"{name}_steady"] = (rows - first_rows) / (end - first_block)
     ray.shutdown()
-    result["rss_mb"] = _hwm_mb()
-    result["actor_rss_mb"] = max(memory.peak.values(), default=0.0)
+    result["rss_mb"] = _status_mb("self", "VmHWM:")
+    result["worker_rss_mb"] = max(memory.peak.values(), default=0.0)
     return result
 
 
-CONFIGS: list[tuple[str, str]] = [
-    ("in-process-1", "in-process encode, num_threads=1"),
-    ("in-process", "in-process encode, default threads (2)"),
-    ("ray", "Ray Data, 2 actors x 1 CPU (local 2-CPU cluster)"),
-]
+CHILDREN = {
+    "ours": child_ours,
+    "one-call": child_one_call,
+    "model2vec": child_model2vec,
+    "ray": child_ray,
+}
 
 
-def run_child(config: str, scale: int) -> dict[str, Any]:
-    """Run this script as ``--child CONFIG SCALE`` in a fresh interpreter; return its JSON."""
-    command = [sys.executable, __file__, "--child", config, str(scale)]
+# --------------------------------------------------------------------------- parent
+
+
+def run_child(kind: str, workers: int, scale: int) -> dict[str, Any]:
+    """Run this script as ``--child KIND WORKERS SCALE`` in a fresh interpreter."""
+    command = [sys.executable, __file__, "--child", kind, str(workers), str(scale)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"{kind} {workers} x{scale} failed:\n{done.stderr[-4000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def machine() -> str:
+    """CPU model, cores, Python and numpy versions."""
+    import numpy
+
+    model = platform.processor() or "unknown CPU"
     try:
-        out = subprocess.check_output(command, text=True, stderr=subprocess.PIPE)
-    except subprocess.CalledProcessError as error:
-        raise SystemExit(f"{config} x{scale} failed:\n{error.stderr[-4000:]}") from None
-    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
-    return result
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    cores = len(os.sched_getaffinity(0))
+    return f"{model}, {cores} cores, Python {platform.python_version()}, numpy {numpy.__version__}"
 
 
 def _rate(texts: int, seconds: float) -> str:
     return f"{seconds:.2f} s ({texts / seconds / 1000:.1f}k/s)"
 
 
+def _row(
+    label: str, result: dict[str, Any], single: dict[str, Any], m2v: dict[str, Any]
+) -> list[str]:
+    texts = result["texts"]
+    warm = result.get("warm")
+    steady = result.get("warm_steady")
+    extra = []
+    if "start" in result:
+        extra.append(f"start {result['start']:.2f} s")
+    if "init" in result:
+        extra.append(f"cluster start {result['init']:.1f} s")
+    if steady:
+        extra.append(f"steady {steady / 1000:.1f}k/s")
+    memory = f"{result['rss_mb']:.0f} MiB" if "rss_mb" in result else ""
+    if result.get("worker_rss_mb"):
+        memory += f", worker {result['worker_rss_mb']:.0f} MiB"
+    if result.get("pss_mb"):
+        memory += f"; PSS {result['pss_mb']:.0f} MiB"
+    first = result["first"]
+    return [
+        label,
+        f"{texts:,}",
+        _rate(texts, first),
+        _rate(texts, warm) if warm else "",
+        f"{single['first'] / first:.2f}x / " + (f"{single['warm'] / warm:.2f}x" if warm else "-"),
+        f"{m2v['first'] / first:.2f}x / " + (f"{m2v['warm'] / warm:.2f}x" if warm else "-"),
+        "; ".join(extra),
+        memory,
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run every configuration at every scale and print one table."""
+    """Run every configuration and print one table (plus the gRPC table)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workers", type=int, nargs="*", default=[len(os.sched_getaffinity(0))])
     parser.add_argument("--scales", type=int, nargs="*", default=[1, 8], help="corpus repeats")
-    parser.add_argument("--child", nargs=2, metavar=("CONFIG", "SCALE"), help=argparse.SUPPRESS)
+    parser.add_argument("--skip-ray", action="store_true")
+    parser.add_argument("--skip-grpc", action="store_true")
+    parser.add_argument(
+        "--child", nargs=3, metavar=("KIND", "WORKERS", "SCALE"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args(argv)
     if args.child:
-        config, scale = args.child[0], int(args.child[1])
-        child = child_ray if config == "ray" else child_in_process
-        print(json.dumps(child(config, scale)))
+        kind, workers, scale = args.child[0], int(args.child[1]), int(args.child[2])
+        print(json.dumps(CHILDREN[kind](workers, scale)))
         return 0
 
+    print(f"machine: {machine()}", file=sys.stderr)
     load_before = os.getloadavg()
-    rows = []
+    rows: list[list[str]] = []
+    notes: list[str] = []
     for scale in args.scales:
-        results = {config: run_child(config, scale) for config, _ in CONFIGS}
-        print(f"  x{scale}: {json.dumps(results)}", file=sys.stderr)
-        base = results["in-process"]
-        for config, label in CONFIGS:
-            result = results[config]
-            texts = result["texts"]
-            steady = result.get("warm_steady")
-            memory = f"{result['rss_mb']:.0f} MiB"
-            if "actor_rss_mb" in result:
-                memory += f" driver, {result['actor_rss_mb']:.0f} MiB per actor"
+        single = run_child("ours", 1, scale)
+        m2v = run_child("model2vec", 0, scale)
+        rows.append(_row("m2v-infer, 1 process", single, single, m2v))
+        rows.append(_row("model2vec 0.10.0 default", m2v, single, m2v))
+        for workers in args.workers:
+            pool = run_child("ours", workers, scale)
+            rows.append(_row(f"m2v-infer, {workers} worker processes (pool)", pool, single, m2v))
+            once = run_child("one-call", workers, scale)
             rows.append(
-                [
-                    f"{label}"
-                    + (f" (cluster start {result['init']:.1f} s)" if "init" in result else ""),
-                    f"{texts:,}",
-                    _rate(texts, result["first"]),
-                    _rate(texts, result["warm"]),
-                    f"{steady / 1000:.1f}k/s ({steady * base['warm'] / texts:.2f}x)"
-                    if steady
-                    else "",
-                    f"{base['first'] / result['first']:.2f}x / {base['warm'] / result['warm']:.2f}x",
-                    memory,
-                ]
+                _row(f"m2v-infer, encode(num_workers={workers}), one call", once, single, m2v)
             )
+            if not args.skip_ray:
+                ray = run_child("ray", workers, scale)
+                rows.append(_row(f"Ray Data, {workers} actors (local cluster)", ray, single, m2v))
+                notes.append(
+                    f"x{scale}, {workers} CPUs: Ray Data steady {ray['warm_steady'] / 1000:.1f}k/s "
+                    f"= {ray['warm_steady'] * pool['warm'] / pool['texts']:.2f}x the worker "
+                    f"pool's warm rate"
+                )
+            notes.append(
+                f"x{scale}, {workers} workers: first pass {single['first'] / pool['first']:.2f}x "
+                f"one process, {m2v['first'] / pool['first']:.2f}x model2vec's default"
+            )
+        print(f"  x{scale} done", file=sys.stderr)
     load_after = os.getloadavg()
     header = [
         "configuration",
         "texts",
         "first pass",
         "warm pass",
-        "warm, after actor start",
-        "vs in-process (first / warm)",
-        "peak RSS",
+        "vs 1 process (first / warm)",
+        "vs model2vec default (first / warm)",
+        "start-up",
+        "peak RSS; PSS",
     ]
+    print(f"machine: {machine()}")
+    print(f"load average (1 min) before / after: {load_before[0]:.2f} / {load_after[0]:.2f}")
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for row in rows:
         print("| " + " | ".join(row) + " |")
-    print(
-        f"\nload average {load_before[0]:.2f} before / {load_after[0]:.2f} after; "
-        f"{os.cpu_count()} cores",
-    )
+    print()
+    for note in notes:
+        print(f"- {note}")
+    if not args.skip_grpc:
+        print("\ngRPC (tests/benchmarks/bench_grpc.py --workers-only):\n", flush=True)
+        subprocess.run(
+            [sys.executable, str(GRPC_SCRIPT), "--workers-only", "--markdown"], check=True
+        )
     return 0
 
 

@@ -134,7 +134,7 @@ def register_encode(subparsers: Any) -> None:
         default=None,
         help="progress bar on stderr (default: when stderr is a terminal)",
     )
-    from m2v_infer._ray import add_ray_arguments
+    from m2v_infer._ray_job import add_ray_arguments
 
     add_ray_arguments(parser)
     parser.set_defaults(run=run_encode)
@@ -284,7 +284,7 @@ def _texts(args: argparse.Namespace) -> tuple[Iterable[str], int | None] | None:
 def run_encode(args: argparse.Namespace) -> int:
     """Run ``m2v encode``; return its exit status."""
     if args.ray or args.input:
-        from m2v_infer._ray import run_encode_ray
+        from m2v_infer._ray_job import run_encode_ray
 
         return run_encode_ray(args)
     source = _texts(args)

@@ -62,6 +62,9 @@ class RowCollector:
 def assemble(chunks: Iterable[FloatMatrix], total: int | None, dim: int) -> FloatMatrix:
     """Stack consecutive row batches into one ``[rows, dim]`` array.
 
+    Each chunk is copied before the next is asked for, so chunks may be views of a buffer
+    the producer reuses.
+
     With ``total`` known (the input had a length) the output is allocated once and filled;
     an iterable that yields more or fewer rows than it said still gives every row.
     Otherwise a :class:`RowCollector` keeps the peak near the output's size.
@@ -78,8 +81,8 @@ def assemble(chunks: Iterable[FloatMatrix], total: int | None, dim: int) -> Floa
         end = filled + chunk.shape[0]
         if end <= total:
             out[filled:end] = chunk
-        else:  # the iterable yielded more than len() said
-            extra.append(chunk)
+        else:  # the iterable yielded more than len() said (copied: chunks may be views)
+            extra.append(np.array(chunk))
         filled = end
     if filled < total:
         return out[:filled]

@@ -464,6 +464,7 @@ class StaticModel:
             workers=_default_workers(num_workers, num_threads, use_multiprocessing),
             threshold=multiprocessing_threshold,
             show_progress_bar=show_progress_bar,
+            views=True,  # assemble copies each batch into the output
         )
         out = assemble(chunks, total, out_dim)
         return out[0] if single else out
@@ -532,12 +533,20 @@ class StaticModel:
         threshold: int | None,
         show_progress_bar: bool,
         pool: ProcessPool | None = None,
+        views: bool = False,
     ) -> Iterator[FloatMatrix]:
+        """Vectors batch by batch, in one process or on workers.  With ``views`` results
+        from workers may be views valid until the next batch (for callers that copy)."""
         settings = self._settings(max_length, normalize, dimensions)
         size = check_positive(batch_size, "batch_size")
         if pool is not None:
             return pool.map(
-                texts, settings, batch_size=size, total=total, show_progress=show_progress_bar
+                texts,
+                settings,
+                batch_size=size,
+                total=total,
+                show_progress=show_progress_bar,
+                views=views,
             )
         count, texts = plan_workers(
             workers,
@@ -546,7 +555,7 @@ class StaticModel:
             None if threshold is None else check_positive(threshold, "multiprocessing_threshold"),
         )
         if count > 1:
-            return self._on_new_pool(count, texts, settings, size, total, show_progress_bar)
+            return self._on_new_pool(count, texts, settings, size, total, show_progress_bar, views)
         engine = self._get_engine()
 
         def work(offset: int, batch: list[Any]) -> FloatMatrix:
@@ -571,11 +580,17 @@ class StaticModel:
         size: int,
         total: int | None,
         show_progress_bar: bool,
+        views: bool,
     ) -> Iterator[FloatMatrix]:
         pool = self._start_pool(count)
         try:
             yield from pool.map(
-                texts, settings, batch_size=size, total=total, show_progress=show_progress_bar
+                texts,
+                settings,
+                batch_size=size,
+                total=total,
+                show_progress=show_progress_bar,
+                views=views,
             )
         finally:
             pool.close()
@@ -750,14 +765,8 @@ class WorkerPool:
         texts, single = as_texts(sentences)
         total = len(texts) if isinstance(texts, Sized) else None
         out_dim = check_dimensions(dimensions, self.model.dim, "dimensions") or self.model.dim
-        chunks = self.encode_iter(
-            texts,
-            show_progress_bar=show_progress_bar,
-            max_length=max_length,
-            normalize=normalize,
-            batch_size=batch_size,
-            dimensions=dimensions,
-            total=total,
+        chunks = self._batches(
+            texts, total, show_progress_bar, max_length, normalize, batch_size, dimensions, True
         )
         out = assemble(chunks, total, out_dim)
         return out[0] if single else out
@@ -777,7 +786,22 @@ class WorkerPool:
         texts, _ = as_texts(sentences)
         if total is None and isinstance(texts, Sized):
             total = len(texts)
-        yield from self.model._pooled(
+        yield from self._batches(
+            texts, total, show_progress_bar, max_length, normalize, batch_size, dimensions, False
+        )
+
+    def _batches(
+        self,
+        texts: Iterable[Any],
+        total: int | None,
+        show_progress_bar: bool,
+        max_length: int | _Unset | None,
+        normalize: bool | None,
+        batch_size: int,
+        dimensions: int | None,
+        views: bool,
+    ) -> Iterator[FloatMatrix]:
+        return self.model._pooled(
             texts,
             total=total,
             max_length=max_length,
@@ -789,6 +813,7 @@ class WorkerPool:
             threshold=1,
             show_progress_bar=show_progress_bar,
             pool=self._pool,
+            views=views,
         )
 
     def close(self) -> None:

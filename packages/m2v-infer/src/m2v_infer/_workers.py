@@ -9,7 +9,9 @@ The fast path is Python work under the GIL, so threads do not scale; processes d
 * **One table for all.** The parent writes the model's effective float32 table (rule I5)
   once to a temporary ``.npy`` file; every worker memory-maps that file, so the table's
   pages are shared (its proportional set size is divided among the workers), never copied
-  per worker.  Each worker builds its own engine and keeps its own word memo.
+  per worker.  Each worker builds its own engine and keeps its own word memo, filled at
+  start with the vocabulary's words (the common words every worker would otherwise learn
+  separately in its first batches).
 * **Texts out, vectors back without pickling them.** A task is a batch of texts (pickled,
   one message); the worker writes the batch's vectors straight into a slot of a shared
   memory block and answers with a few integers.  The parent copies the slot out and
@@ -42,6 +44,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from multiprocessing import connection, shared_memory
+from multiprocessing.reduction import ForkingPickler
 from pathlib import Path
 from queue import SimpleQueue
 from typing import Any
@@ -112,6 +115,7 @@ def _worker_main(conn: connection.Connection, init: WorkerInit) -> None:
             unknown_id=init.unknown_id,
             median_length=init.median_length,
         )
+        engine.warm_memo()
     except BaseException as error:
         with contextlib.suppress(OSError, ValueError):
             conn.send(("init-failed", _portable(error, None)))
@@ -187,14 +191,15 @@ def _context() -> Any:
 class _Worker:
     """One worker process, its pipe, and the thread that feeds the pipe.
 
-    Sending a batch blocks while the worker is busy and the pipe is full; a feeder thread
-    per worker does the sending (and the pickling), so the parent never waits on one
-    worker while another has finished.
+    Writing a batch blocks while the worker is busy and the pipe is full; a feeder thread
+    per worker does the writing, so the parent never waits on one worker while another
+    has finished.  Messages are pickled by the caller, so a text that cannot be sent fails
+    there, not silently in the thread.
     """
 
     process: Any
     conn: connection.Connection
-    queue: SimpleQueue[tuple[Any, ...] | None] = field(default_factory=SimpleQueue)
+    queue: SimpleQueue[bytes | None] = field(default_factory=SimpleQueue)
     thread: threading.Thread | None = None
     pid: int = 0
     outstanding: int = 0
@@ -206,13 +211,14 @@ class _Worker:
         self.thread.start()
 
     def send(self, message: tuple[Any, ...]) -> None:
-        self.queue.put(message)
+        """Queue ``message`` for the worker (pickled here: a bad object fails the caller)."""
+        self.queue.put(bytes(ForkingPickler.dumps(message)))
 
 
-def _feed(conn: connection.Connection, queue: SimpleQueue[tuple[Any, ...] | None]) -> None:
-    while (message := queue.get()) is not None:
+def _feed(conn: connection.Connection, queue: SimpleQueue[bytes | None]) -> None:
+    while (data := queue.get()) is not None:
         try:
-            conn.send(message)
+            conn.send_bytes(data)
         except (OSError, ValueError):
             return  # the worker is gone; the parent learns it from the process sentinel
 
@@ -364,14 +370,19 @@ class ProcessPool:
         batch_size: int,
         total: int | None,
         show_progress: bool,
+        views: bool = False,
     ) -> Iterator[FloatMatrix]:
-        """Encode consecutive batches of ``texts`` on the workers; yield them in order."""
+        """Encode consecutive batches of ``texts`` on the workers; yield them in order.
+
+        With ``views`` each result is a view of shared memory, valid until the next one
+        is asked for (the caller copies it where it belongs: one copy instead of two).
+        """
         if self.closed:
             raise InvalidArgumentError("this worker pool is closed")
         if not self._busy.acquire(blocking=False):
             raise InvalidArgumentError("this worker pool is already encoding (one call at a time)")
         try:
-            yield from self._map(texts, settings, batch_size, total, show_progress)
+            yield from self._map(texts, settings, batch_size, total, show_progress, views)
         except KeyboardInterrupt:
             self.close()  # workers may be mid-batch: the quickest clean stop is to stop them
             raise
@@ -388,6 +399,7 @@ class ProcessPool:
         batch_size: int,
         total: int | None,
         show_progress: bool,
+        views: bool,
     ) -> Iterator[FloatMatrix]:
         slots = SLOTS_PER_WORKER * len(self._workers)
         block = self._fresh_block(slots, batch_size)
@@ -411,7 +423,7 @@ class ProcessPool:
                     slot = free.popleft()
                     task = self._next_task
                     self._next_task += 1
-                    worker.conn.send(
+                    worker.send(
                         (
                             "task",
                             task,
@@ -437,10 +449,10 @@ class ProcessPool:
                 if reply[0] == "failed":
                     raise reply[2]
                 rows, cols = int(reply[2]), int(reply[3])
-                vectors = block.array[slot, :rows, :cols].copy()
-                free.append(slot)
+                vectors = block.array[slot, :rows, :cols]
                 bar.update(rows)
-                yield vectors
+                yield vectors if views else vectors.copy()
+                free.append(slot)  # only now: a view is read before the next result
 
     def _fresh_block(self, slots: int, rows: int) -> _Block:
         # A new block per call: a batch left running by an abandoned call writes into its
