@@ -67,6 +67,11 @@ def test_package_layout(role: str) -> None:
         assert (root / required).exists(), f"m2v-{role} lacks {required}"
 
 
+def test_the_umbrella_has_the_one_version() -> None:
+    umbrella = tomllib.loads((PACKAGES / "m2v" / "pyproject.toml").read_text())["project"]
+    assert umbrella["version"] == _pyproject("format")["project"]["version"]  # type: ignore[index]
+
+
 def test_one_version_and_exact_internal_pins() -> None:
     versions = {role: _pyproject(role)["project"]["version"] for role in ROLES}  # type: ignore[index]
     assert len(set(versions.values())) == 1, versions

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 BATCH_SIZE = 1024
+RAY_BATCH_SIZE = 4096  # rows per map_batches call: Ray's per-call overhead wants big batches
 BLOCK_ROWS = 4096
 GRPC_SCRIPT = Path(__file__).resolve().parent / "bench_grpc.py"
 
@@ -195,7 +196,7 @@ def child_ray(workers: int, scale: int) -> dict[str, Any]:
     with _ActorMemory() as memory:
         for name in ("first", "warm"):
             dataset = embed_dataset(
-                source, _potion(), concurrency=workers, num_cpus=1, batch_size=BATCH_SIZE
+                source, _potion(), concurrency=workers, num_cpus=1, batch_size=RAY_BATCH_SIZE
             )
             dataset.context.enable_progress_bars = False
             begin = time.perf_counter()

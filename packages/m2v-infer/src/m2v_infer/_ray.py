@@ -95,7 +95,9 @@ class Embedder:
                 f"{texts.null_count} of {len(texts)} values of column {self._column!r} "
                 "are null, not strings"
             )
-        vectors = self._model.encode(texts.to_pylist(), num_threads=1, **self._options)
+        vectors = self._model.encode(
+            texts.to_pylist(), num_workers=1, num_threads=1, **self._options
+        )
         flat = pa.array(vectors.reshape(-1), type=pa.float32())
         column = pa.FixedSizeListArray.from_arrays(flat, int(vectors.shape[1]))
         table = batch if self._keep is None else batch.select(self._keep)
