@@ -67,6 +67,19 @@ def test_package_layout(role: str) -> None:
         assert (root / required).exists(), f"m2v-{role} lacks {required}"
 
 
+@pytest.mark.parametrize(
+    "module", ["m2v_format", "m2v_infer", "m2v_distill", "m2v_train", "m2v_grpc", "m2v"]
+)
+def test_version_attributes_come_from_the_one_source(module: str) -> None:
+    """``__version__`` is the installed metadata's, which is the pyproject's (no literal)."""
+    import importlib
+
+    version = _pyproject("format")["project"]["version"]  # type: ignore[index]
+    assert importlib.import_module(module).__version__ == version
+    init = next(PACKAGES.glob(f"*/src/{module}/__init__.py")).read_text()
+    assert f'"{version}"' not in init, f"{module} hard-codes its version"
+
+
 def test_the_umbrella_has_the_one_version() -> None:
     umbrella = tomllib.loads((PACKAGES / "m2v" / "pyproject.toml").read_text())["project"]
     assert umbrella["version"] == _pyproject("format")["project"]["version"]  # type: ignore[index]

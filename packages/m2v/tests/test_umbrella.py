@@ -27,4 +27,9 @@ def test_every_package_is_in_an_extra_and_pinned() -> None:
     assert all(r.endswith(f"=={version}") for r in requirements)
     assert set(project["optional-dependencies"]["all"]) >= {
         r for key, extra in project["optional-dependencies"].items() if key != "all" for r in extra
-    } - {"m2v-format[hub]==0.1.0", "m2v-infer[hub]==0.1.0", "m2v-infer[ray]==0.1.0"}
+    } - {
+        "m2v-format[hub]==0.1.0",
+        "m2v-infer[hub]==0.1.0",
+        "m2v-infer[ray]==0.1.0",
+        "m2v-infer[langchain]==0.1.0",
+    }

@@ -12,8 +12,6 @@ Errors are typed: every error of every m2v package derives from :class:`M2VError
 carries a stable ``code``; :class:`FormatError` subclasses also name the spec ``rule``.
 """
 
-from importlib.metadata import version as _version
-
 from m2v_format._card import ModelCard
 from m2v_format._classifier import (
     CLASSIFIER_FORMAT,
@@ -77,8 +75,16 @@ from m2v_format._tokenizer import median_token_length
 from m2v_format._validate import ValidationReport, Violation, validate_model
 from m2v_format._write import save_model
 
-__version__ = _version("m2v-format")
-"""This package's version, read from its installed metadata (one source: pyproject.toml)."""
+
+def __getattr__(name: str) -> str:
+    """``__version__``: read from the installed metadata (one source: pyproject.toml), on
+    first use, so that importing the package does not load importlib.metadata."""
+    if name == "__version__":
+        from importlib.metadata import version
+
+        return version("m2v-format")
+    raise AttributeError(f"module 'm2v_format' has no attribute {name!r}")
+
 
 __all__ = [  # noqa: RUF022 - grouped by topic, sorted within each group
     "__version__",

@@ -13,7 +13,6 @@ loaded on first use, so ``import m2v_infer`` never imports ray.
 """
 
 import typing as _typing
-from importlib.metadata import version as _version
 
 from m2v_format import (
     ClassifierError,
@@ -40,8 +39,6 @@ from m2v_infer._model import UNSET, StaticModel, WorkerPool
 if _typing.TYPE_CHECKING:
     from m2v_infer._ray import embed_dataset
 
-__version__ = _version("m2v-infer")
-"""This package's version, read from its installed metadata (one source: pyproject.toml)."""
 
 __all__ = [
     "DEFAULT_MODEL_DIR",
@@ -65,17 +62,39 @@ __all__ = [
     "__version__",
     "default_model_path",
     "embed_dataset",
+    "langchain_embeddings",
 ]
 
 
+def langchain_embeddings(model: _typing.Any = None, **options: _typing.Any) -> _typing.Any:
+    """A LangChain ``Embeddings`` (``embed_documents``, ``embed_query``) over a static model.
+
+    ``model``: a :class:`StaticModel`, a folder, a hub id, or ``None`` (the bundled default
+    model); ``options``: ``normalize``, ``dimensions``, ``batch_size``, ``num_workers``.
+    Needs the ``langchain`` extra (``pip install "m2v-infer[langchain]"``), imported only
+    now.
+
+    Raises:
+        MissingDependencyError: langchain-core is not installed.
+    """
+    from m2v_infer._langchain import langchain_embeddings as build
+
+    return build(model, **options)
+
+
 def __getattr__(name: str) -> _typing.Any:
-    """Load :func:`embed_dataset` (``m2v_infer._ray``) on first use."""
+    """On first use: :func:`embed_dataset` (``m2v_infer._ray``) and ``__version__`` (read
+    from the installed metadata, one source: pyproject.toml)."""
     if name == "embed_dataset":
         from m2v_infer._ray import embed_dataset
 
         return embed_dataset
+    if name == "__version__":
+        from importlib.metadata import version
+
+        return version("m2v-infer")
     raise AttributeError(f"module 'm2v_infer' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), "embed_dataset"})
+    return sorted({*globals(), "embed_dataset", "__version__"})

@@ -16,7 +16,7 @@ PACKAGES = ("m2v-format", "m2v-infer", "m2v-grpc", "m2v-distill", "m2v-train")
 
 
 def installed() -> dict[str, str]:
-    """The m2v packages installed here, with their versions (``{"m2v-infer": "0.1.0"}``)."""
+    """The m2v packages installed here, with their versions (``{"m2v-infer": "X.Y.Z", ...}``)."""
     found: dict[str, str] = {}
     for name in PACKAGES:
         try:
