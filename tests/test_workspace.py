@@ -68,7 +68,7 @@ def test_package_layout(role: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "module", ["m2v_format", "m2v_infer", "m2v_distill", "m2v_train", "m2v_grpc", "m2v"]
+    "module", ["m2v_format", "m2v_infer", "m2v_distill", "m2v_train", "m2v_grpc", "m2v_all"]
 )
 def test_version_attributes_come_from_the_one_source(module: str) -> None:
     """``__version__`` is the installed metadata's, which is the pyproject's (no literal)."""

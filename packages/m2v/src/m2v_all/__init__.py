@@ -1,4 +1,4 @@
-"""m2v: the umbrella install of the m2v packages.
+"""m2v_all: the import name of the umbrella install of the m2v packages.
 
 The code lives in the packages it installs (``m2v_format``, ``m2v_infer`` and, with the
 extras, ``m2v_grpc``, ``m2v_distill``, ``m2v_train``); :func:`installed` tells which are
