@@ -134,3 +134,35 @@ def test_vocabulary_quantized_folder_written_by_model2vec(tmp_path: Path) -> Non
     np.testing.assert_allclose(
         reference_encode(ours, TEXTS), quantized.encode(TEXTS), atol=1e-6, rtol=0
     )
+
+
+def test_vocabulary_quantization_matches_model2vec_quality(tmp_path: Path) -> None:
+    """Our numpy k-means against model2vec's (scikit-learn) on the real potion-base-8M:
+    sentence vectors of the clustered model stay at least as close to the original's,
+    and model2vec reads our clustered folder to the same vectors."""
+    pytest.importorskip("sklearn")
+    from m2v_format import quantize_vocabulary
+    from m2v_testkit import benchmark_corpus, dataset_path
+
+    potion_path = dataset_path("potion-base-8M")
+    potion = load_model(potion_path)
+    texts = benchmark_corpus()[:1000]
+    original = reference_encode(potion, texts)
+    ours = quantize_vocabulary(potion, 512)
+    theirs = model2vec.model.quantize_model(
+        model2vec.StaticModel.from_pretrained(str(potion_path)), vocabulary_quantization=512
+    )
+
+    def median_cosine(vectors: np.ndarray[Any, Any]) -> float:
+        return float(np.median(np.einsum("ij,ij->i", vectors, original)))
+
+    ours_cosine = median_cosine(reference_encode(ours, texts))
+    theirs_cosine = median_cosine(theirs.encode(texts))
+    assert ours_cosine >= theirs_cosine - 0.01, (ours_cosine, theirs_cosine)
+    folder = save_model(tmp_path / "vq", ours)
+    np.testing.assert_allclose(
+        model2vec.StaticModel.from_pretrained(str(folder)).encode(texts[:200]),
+        reference_encode(load_model(folder), texts[:200]),
+        atol=1e-6,
+        rtol=0,
+    )

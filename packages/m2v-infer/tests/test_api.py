@@ -158,7 +158,8 @@ def test_quantize_and_dimensionality_together(potion_path: Path) -> None:
         ({"max_length": 2.5}, "max_length"),
         ({"max_length": True}, "max_length"),
         ({"normalize": "yes"}, "normalize"),
-        ({"vocabulary_quantization": 8}, "vocabulary_quantization"),
+        ({"vocabulary_quantization": 0}, "vocabulary_quantization"),
+        ({"vocabulary_quantization": 10**6}, "at most"),
     ],
 )
 def test_bad_load_arguments(potion_path: Path, kwargs: dict[str, Any], match: str) -> None:

@@ -300,6 +300,32 @@ def test_quantize_errors(
         main(["quantize", str(potion_path), str(out), "--to", "bfloat16"])
 
 
+def test_quantize_vocabulary(
+    potion_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "vq"
+    assert main(["quantize", str(potion_path), str(out), "--vocabulary", "256", "--to", "int8"]) == 0
+    printed = capsys.readouterr()
+    assert "256 x 256 shared by 29,528 tokens" in printed.out
+    data = load_model(out)
+    assert (data.rows, data.dtype.name, data.config.vocabulary_quantization) == (256, "int8", 256)
+    assert data.mapping is not None and len(data.mapping) == 29_528
+    texts = ["a movie about a bank", "the election results were announced"]
+    from_cli = StaticModel.from_pretrained(out).encode(texts)
+    at_load = StaticModel.from_pretrained(
+        potion_path, vocabulary_quantization=256, quantize_to="int8"
+    ).encode(texts)
+    np.testing.assert_array_equal(from_cli, at_load)  # same seed, same clusters
+    # a vocabulary-quantized model cannot be clustered again; nothing to do is refused
+    assert main(["quantize", str(out), str(tmp_path / "again"), "--vocabulary", "16"]) == 1
+    assert "already vocabulary-quantized" in capsys.readouterr().err
+    assert main(["quantize", str(potion_path), str(tmp_path / "none")]) == 1
+    assert "nothing to do" in capsys.readouterr().err
+    assert main(["quantize", str(potion_path), str(tmp_path / "big"), "--vocabulary", "99999"]) == 1
+    assert "at most 29,528" in capsys.readouterr().err
+    assert not (tmp_path / "none").exists() and not (tmp_path / "big").exists()
+
+
 def test_subprocess(potion_path: Path, potion: StaticModel) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "m2v_format.cli", "encode", "-m", str(potion_path)],

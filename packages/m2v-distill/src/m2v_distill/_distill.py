@@ -14,10 +14,11 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from m2v_format import ModelConfig, StaticModelData, quantize
+from m2v_format import ModelConfig, StaticModelData, quantize, quantize_vocabulary
+from tqdm import tqdm
 
-from m2v_distill._clusters import quantize_vocabulary
 from m2v_distill._embed import embed_sequences, native_bfloat16
+from m2v_distill._errors import InvalidParameterError
 from m2v_distill._options import (
     DEFAULT_TOKEN_REMOVE_PATTERN,
     DistillOptions,
@@ -240,13 +241,16 @@ def _assemble(
     """PCA, SIF weighting and (optionally) vocabulary clusters: the float32 student."""
     pca = fit_transform_pca(vectors, options.pca_dims)
     sif = zipf_sif_weights(len(vectors), options.sif_coefficient)
-    weights: np.ndarray[Any, Any] | None = None
-    mapping: np.ndarray[Any, Any] | None = None
-    if options.vocabulary_quantization is not None:
-        clusters = quantize_vocabulary(pca.projected, sif, options.vocabulary_quantization)
-        table, weights, mapping = clusters.centres, clusters.weights, clusters.mapping
-    else:
+    clusters = options.vocabulary_quantization
+    if clusters is not None and clusters > len(vectors):
+        raise InvalidParameterError(
+            f"vocabulary_quantization={clusters} asks for more clusters than the "
+            f"{len(vectors)} tokens"
+        )
+    if clusters is None:
         table = (pca.projected * sif[:, None]).astype(np.float32)
+    else:  # clustered below; each token's SIF weight goes into ``weights``
+        table = np.ascontiguousarray(pca.projected, dtype=np.float32)
     config = ModelConfig.from_dict(
         {
             "normalize": True,
@@ -262,6 +266,23 @@ def _assemble(
             "base_model": teacher_name,
         }
     )
-    return StaticModelData(
-        embeddings=table, tokenizer=tokenizer, config=config, weights=weights, mapping=mapping
+    data = StaticModelData(
+        embeddings=table,
+        tokenizer=tokenizer,
+        config=config,
+        weights=None if clusters is None else sif.astype(np.float32),
     )
+    if clusters is None:
+        return data
+    with tqdm(
+        desc=f"k-means, {clusters:,} clusters",
+        unit="iteration",
+        disable=not options.show_progress,
+    ) as bar:
+
+        def advance(_iteration: int, most: int, inertia: float) -> None:
+            bar.total = most
+            bar.set_postfix(inertia=f"{inertia:.4g}", refresh=False)
+            bar.update(1)
+
+        return quantize_vocabulary(data, clusters, on_iteration=advance)

@@ -20,6 +20,7 @@ from m2v_format._classifier import (
     load_classifier_head,
     save_classifier,
 )
+from m2v_format._clusters import quantize_vocabulary
 from m2v_format._config import FORMAT_VERSION, SUPPORTED_MAJOR, ModelConfig
 from m2v_format._errors import (
     ClassifierError,
@@ -105,6 +106,7 @@ __all__ = [  # noqa: RUF022 - grouped by topic, sorted within each group
     "load_classifier_head",
     "load_model",
     "quantize",
+    "quantize_vocabulary",
     "read_safetensors",
     "resolve_model_path",
     "save_classifier",

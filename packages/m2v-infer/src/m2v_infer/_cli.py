@@ -44,9 +44,13 @@ examples:
   m2v quantize ./potion-base-8M ./potion-int8 --to int8
   m2v quantize ./potion-base-8M ./potion-f16-128 --to float16 --dims 128
   m2v quantize ./my-model ./my-model --to int8 --overwrite
+  m2v quantize ./potion-base-8M ./potion-vq2048 --vocabulary 2048 --to int8
 
 int8 stores one global scale (format 1.1), so normalized outputs stay within about 1e-2
 of the float32 model; --dims keeps the first N dimensions (PCA / Matryoshka models).
+--vocabulary N makes all tokens share N rows (k-means on the token directions; each
+token keeps a weight with its norm): 2,048 rows instead of 29,528 for potion-base-8M, at
+some cost in quality; it takes tens of seconds.  Without --to the dtype is kept.
 The output folder is written atomically; an existing one needs --overwrite.
 """
 
@@ -153,9 +157,9 @@ def register_quantize(subparsers: Any) -> None:
     parser.add_argument("out", metavar="OUT", help="folder to write")
     parser.add_argument(
         "--to",
-        required=True,
+        default=None,
         choices=("int8", "float16", "float32"),
-        help="storage dtype of the embeddings",
+        help="storage dtype of the embeddings (default: keep the model's)",
     )
     parser.add_argument(
         "--dims",
@@ -163,6 +167,19 @@ def register_quantize(subparsers: Any) -> None:
         default=None,
         metavar="N",
         help="keep only the first N dimensions",
+    )
+    parser.add_argument(
+        "--vocabulary",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="vocabulary quantization: all tokens share N rows (k-means clusters)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=42,
+        help="k-means seed for --vocabulary (default: %(default)s)",
     )
     parser.add_argument("--subfolder", default=None, help="folder inside MODEL")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing OUT")
@@ -347,20 +364,48 @@ def _size(folder: Path) -> str:
     return format_size(folder_size(folder))
 
 
+def _cluster(model: Any, clusters: int, seed: int) -> Any:
+    """Vocabulary quantization with a progress bar over the k-means iterations."""
+    from m2v_format import quantize_vocabulary
+    from m2v_format import InvalidArgumentError as FormatInvalidArgumentError
+    from tqdm.auto import tqdm
+
+    from m2v_infer._errors import InvalidArgumentError
+
+    with tqdm(total=None, desc=f"k-means, {clusters:,} clusters", unit="iteration") as bar:
+
+        def advance(iteration: int, most: int, inertia: float) -> None:
+            bar.total = most
+            bar.set_postfix(inertia=f"{inertia:.4g}", refresh=False)
+            bar.update(1)
+
+        try:
+            return quantize_vocabulary(model, clusters, seed=seed, on_iteration=advance)
+        except FormatInvalidArgumentError as error:
+            raise InvalidArgumentError(f"--vocabulary {clusters}: {error}") from error
+
+
 def run_quantize(args: argparse.Namespace) -> int:
     """Run ``m2v quantize``; return its exit status."""
     from m2v_format import load_model, quantize, save_model
 
     from m2v_infer._errors import InvalidArgumentError
 
+    if args.to is None and args.dims is None and args.vocabulary is None:
+        raise InvalidArgumentError("nothing to do: pass --to, --dims and/or --vocabulary")
     model = load_model(args.model, subfolder=args.subfolder)
     if args.dims is not None and args.dims > model.dim:
         raise InvalidArgumentError(f"--dims {args.dims} is larger than the model's {model.dim}")
-    converted = quantize(model, args.to, dims=args.dims)
+    converted = model
+    if args.vocabulary is not None:
+        converted = _cluster(model, args.vocabulary, args.seed)
+    converted = quantize(converted, args.to or converted.dtype.name, dims=args.dims)
     source = f"{args.model} ({model.dtype.name}, {model.rows} x {model.dim}"
     if model.path is not None:  # measured before an in-place --overwrite replaces it
         source += f", {_size(model.path)}"
     written = save_model(args.out, converted, overwrite=args.overwrite)
     after = f"{converted.dtype.name}, {converted.rows} x {converted.dim}"
+    if converted.mapping is not None:
+        after += f" shared by {len(converted.mapping):,} tokens"
     print(f"{source}) -> {written} ({after}, {_size(written)})")
     return EXIT_OK
