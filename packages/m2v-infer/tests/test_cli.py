@@ -304,12 +304,15 @@ def test_quantize_vocabulary(
     potion_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "vq"
-    assert main(["quantize", str(potion_path), str(out), "--vocabulary", "256", "--to", "int8"]) == 0
+    assert (
+        main(["quantize", str(potion_path), str(out), "--vocabulary", "256", "--to", "int8"]) == 0
+    )
     printed = capsys.readouterr()
     assert "256 x 256 shared by 29,528 tokens" in printed.out
     data = load_model(out)
     assert (data.rows, data.dtype.name, data.config.vocabulary_quantization) == (256, "int8", 256)
-    assert data.mapping is not None and len(data.mapping) == 29_528
+    assert data.mapping is not None
+    assert len(data.mapping) == 29_528
     texts = ["a movie about a bank", "the election results were announced"]
     from_cli = StaticModel.from_pretrained(out).encode(texts)
     at_load = StaticModel.from_pretrained(
@@ -323,7 +326,8 @@ def test_quantize_vocabulary(
     assert "nothing to do" in capsys.readouterr().err
     assert main(["quantize", str(potion_path), str(tmp_path / "big"), "--vocabulary", "99999"]) == 1
     assert "at most 29,528" in capsys.readouterr().err
-    assert not (tmp_path / "none").exists() and not (tmp_path / "big").exists()
+    assert not (tmp_path / "none").exists()
+    assert not (tmp_path / "big").exists()
 
 
 def test_subprocess(potion_path: Path, potion: StaticModel) -> None:

@@ -107,7 +107,7 @@ def kmeans(
         labels, new_inertia = _assign(points, squared_norms, centres)
         if on_iteration is not None:
             on_iteration(iteration, MAX_ITERATIONS, new_inertia)
-        converged = inertia - new_inertia <= TOLERANCE * max(inertia, NORM_EPSILON)
+        converged = inertia - new_inertia <= TOLERANCE * max(inertia, float(NORM_EPSILON))
         inertia = new_inertia
         if converged:
             break

@@ -366,8 +366,8 @@ def _size(folder: Path) -> str:
 
 def _cluster(model: Any, clusters: int, seed: int) -> Any:
     """Vocabulary quantization with a progress bar over the k-means iterations."""
-    from m2v_format import quantize_vocabulary
     from m2v_format import InvalidArgumentError as FormatInvalidArgumentError
+    from m2v_format import quantize_vocabulary
     from tqdm.auto import tqdm
 
     from m2v_infer._errors import InvalidArgumentError
@@ -399,7 +399,7 @@ def run_quantize(args: argparse.Namespace) -> int:
     converted = model
     if args.vocabulary is not None:
         converted = _cluster(model, args.vocabulary, args.seed)
-    converted = quantize(converted, args.to or converted.dtype.name, dims=args.dims)
+    converted = quantize(converted, args.to or converted.dtype.name, dims=args.dims)  # type: ignore[arg-type]
     source = f"{args.model} ({model.dtype.name}, {model.rows} x {model.dim}"
     if model.path is not None:  # measured before an in-place --overwrite replaces it
         source += f", {_size(model.path)}"
