@@ -3,7 +3,8 @@ and (through ``bench_grpc.py --workers-only``) gRPC with 1 and 2 server workers.
 
 Run by hand (pytest does not collect ``bench_*.py``)::
 
-    uv run --all-packages python tests/benchmarks/bench_scale.py [--workers 2] [--scales 1 8]
+    uv run --all-packages python tests/benchmarks/bench_scale.py [--workers 2] [--scales 1 8] \\
+        [--plot docs/images/scale.png]
 
 Every configuration runs in its own fresh process (model2vec changes process-wide state
 once it uses its workers; first passes must start cold).  Each loads the benchmark corpus
@@ -288,6 +289,40 @@ def _row(
     ]
 
 
+def plot(measured: list[tuple[int, str, dict[str, Any]]], path: Path, subtitle: str) -> None:
+    """Grouped bars: texts/s of every configuration, first and warm pass, per corpus size."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    scales = sorted({scale for scale, _, _ in measured})
+    labels = list(dict.fromkeys(label for _, label, _ in measured))
+    figure, axes = plt.subplots(1, len(scales), figsize=(6.5 * len(scales), 4.8), squeeze=False)
+    for ax, scale in zip(axes[0], scales, strict=True):
+        results = {label: result for s, label, result in measured if s == scale}
+        positions = range(len(labels))
+        for offset, key, name in ((-0.2, "first", "first pass"), (0.2, "warm", "warm pass")):
+            rates = [
+                results[label]["texts"] / results[label][key] / 1000
+                if label in results and results[label].get(key)
+                else 0.0
+                for label in labels
+            ]
+            bars = ax.barh([p + offset for p in positions], rates, height=0.38, label=name)
+            ax.bar_label(bars, fmt="%.0fk", padding=2, fontsize=8)
+        texts = next(iter(results.values()))["texts"]
+        ax.set_yticks(list(positions), labels, fontsize=8)
+        ax.invert_yaxis()
+        ax.set_xlabel("thousand texts per second (higher is better)")
+        ax.set_title(f"{texts:,} texts")
+        ax.legend(loc="lower right", fontsize=8)
+    figure.suptitle(f"m2v at scale: potion-base-8M\n{subtitle}", fontsize=10)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run every configuration and print one table (plus the gRPC table)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -295,6 +330,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scales", type=int, nargs="*", default=[1, 8], help="corpus repeats")
     parser.add_argument("--skip-ray", action="store_true")
     parser.add_argument("--skip-grpc", action="store_true")
+    parser.add_argument(
+        "--plot",
+        type=Path,
+        default=None,
+        metavar="PNG",
+        help="also draw the throughput of every configuration (needs matplotlib, dev group)",
+    )
     parser.add_argument(
         "--child", nargs=3, metavar=("KIND", "WORKERS", "SCALE"), help=argparse.SUPPRESS
     )
@@ -308,21 +350,25 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()
     rows: list[list[str]] = []
     notes: list[str] = []
+    measured: list[tuple[int, str, dict[str, Any]]] = []  # (scale, label, result) for --plot
+
+    def add(scale: int, label: str, result: dict[str, Any], single: Any, m2v: Any) -> None:
+        rows.append(_row(label, result, single, m2v))
+        measured.append((scale, label, result))
+
     for scale in args.scales:
         single = run_child("ours", 1, scale)
         m2v = run_child("model2vec", 0, scale)
-        rows.append(_row("m2v-infer, 1 process", single, single, m2v))
-        rows.append(_row("model2vec 0.10.0 default", m2v, single, m2v))
+        add(scale, "m2v-infer, 1 process", single, single, m2v)
+        add(scale, "model2vec 0.10.0 default", m2v, single, m2v)
         for workers in args.workers:
             pool = run_child("ours", workers, scale)
-            rows.append(_row(f"m2v-infer, {workers} worker processes (pool)", pool, single, m2v))
+            add(scale, f"m2v-infer, {workers} worker processes (pool)", pool, single, m2v)
             once = run_child("one-call", workers, scale)
-            rows.append(
-                _row(f"m2v-infer, encode(num_workers={workers}), one call", once, single, m2v)
-            )
+            add(scale, f"m2v-infer, encode(num_workers={workers}), one call", once, single, m2v)
             if not args.skip_ray:
                 ray = run_child("ray", workers, scale)
-                rows.append(_row(f"Ray Data, {workers} actors (local cluster)", ray, single, m2v))
+                add(scale, f"Ray Data, {workers} actors (local cluster)", ray, single, m2v)
                 notes.append(
                     f"x{scale}, {workers} CPUs: Ray Data steady {ray['warm_steady'] / 1000:.1f}k/s "
                     f"= {ray['warm_steady'] * pool['warm'] / pool['texts']:.2f}x the worker "
@@ -353,6 +399,9 @@ def main(argv: list[str] | None = None) -> int:
     print()
     for note in notes:
         print(f"- {note}")
+    if args.plot is not None:
+        plot(measured, args.plot, f"{machine()}; load {load_before[0]:.1f} -> {load_after[0]:.1f}")
+        print(f"\nplot: {args.plot}")
     if not args.skip_grpc:
         print("\ngRPC (tests/benchmarks/bench_grpc.py --workers-only):\n", flush=True)
         subprocess.run(

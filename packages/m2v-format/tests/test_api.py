@@ -26,6 +26,7 @@ CONTRACT = {
     "load_classifier_head",
     "load_model",
     "quantize",
+    "quantize_vocabulary",
     "read_safetensors",
     "resolve_model_path",
     "save_classifier",
