@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 
 import numpy as np
@@ -41,11 +42,13 @@ def test_a_langchain_vector_store_finds_the_right_document(potion: StaticModel) 
     assert found[0].page_content.startswith("The striker")
 
 
-@pytest.mark.asyncio
-async def test_async_methods(potion: StaticModel) -> None:
+def test_async_methods(potion: StaticModel) -> None:
     pytest.importorskip("langchain_core")
     embeddings = langchain_embeddings(potion)
-    assert await embeddings.aembed_query("hello") == embeddings.embed_query("hello")
+    # asyncio.run, not a pytest-asyncio marker: the slim install has no pytest-asyncio
+    assert asyncio.run(embeddings.aembed_query("hello")) == embeddings.embed_query("hello")
+    documents = asyncio.run(embeddings.aembed_documents(["a", "b"]))
+    assert documents == embeddings.embed_documents(["a", "b"])
 
 
 def test_without_langchain_core_the_error_names_the_extra(
