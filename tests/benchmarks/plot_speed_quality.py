@@ -166,7 +166,15 @@ def main(argv: list[str] | None = None) -> int:
         models: dict[str, Path] = {"potion-base-8M": Path(potion), "m2v default": Path(default)}
         for label, options in VARIANTS.items():
             folder = Path(scratch) / label.replace(" ", "_").replace(",", "")
-            _run(sys.executable, "-m", "m2v_format.cli", "quantize", str(potion), str(folder), *options)
+            _run(
+                sys.executable,
+                "-m",
+                "m2v_format.cli",
+                "quantize",
+                str(potion),
+                str(folder),
+                *options,
+            )
             models[label] = folder
         for label, folder in models.items():
             quality, count = _quality(folder)

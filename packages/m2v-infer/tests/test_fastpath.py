@@ -8,6 +8,8 @@ truncation boundaries and with a tiny cache that is cleared again and again.
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -263,3 +265,60 @@ def test_trained_models_exact(kind: str, sentences: list[str], tweets: list[str]
         mismatches = [i for i in range(len(texts)) if got[i] != expected[i]]
         assert not mismatches, [texts[i][:120] for i in mismatches[:3]]
     assert encoder.fast_texts > 10 * encoder.fallback_texts
+
+
+@pytest.mark.parametrize("name", TOKENIZER_VARIANTS)
+def test_long_texts_encoded_in_pieces_are_exact(
+    name: str, potion_path: Path, sentences: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a token limit a very long text is encoded piece by piece between spaces;
+    the ids are the library's for the whole text (limits shrunk so pieces are many)."""
+    from m2v_infer._fastpath import _encoder
+
+    monkeypatch.setattr(_encoder, "_LONG_TEXT", 400)
+    monkeypatch.setattr(_encoder, "_PIECE", 64)
+    variant, _ = tokenizer_variants(potion_path)[name]
+    unknown = variant.token_to_id("[UNK]")
+    rng = random.Random(f"long {name}")
+    long_texts = [
+        "  ".join(sentences[:40]) + " e\u0301 \u0378 x",  # a character the fast path refuses
+        "\n".join(rng.sample(sentences, 30)) + "  \t  " + "東京" * 300,
+        "word" * 200 + " " + "a" * 500,  # a piece longer than _PIECE without a space inside
+        " " * 900 + "end",
+        *(" ".join(random_texts(rng, 60)) for _ in range(3)),
+    ]
+    texts = [*long_texts, "short one", "", *sentences[:50]]
+    encoder = FastEncoder(variant, unknown_id=unknown, batch_size=7)
+    expected = reference_ids(variant, texts, None, encoder.median_length, unknown)
+    got = encoder.tokenize(texts, None)
+    mismatches = [i for i in range(len(texts)) if got[i] != expected[i]]
+    assert not mismatches, [texts[i][:80] for i in mismatches[:3]]
+    ids, counts, order = encoder.segments(texts, None)
+    assert sorted(order.tolist()) == list(range(len(texts)))
+    assert int(counts.sum()) == len(ids) == sum(map(len, expected))
+
+
+def test_one_huge_line_stays_in_bounded_memory(potion_path: Path) -> None:
+    """A 6M-character line with no token limit: peak RSS stays far below its gathered
+    rows (1.5M ids x 256 float32 = 1.5 GB, held twice before pooling went in pieces), and
+    the vector is the reference encoder's, bit for bit."""
+    script = f"""
+import resource, numpy as np
+from m2v_infer import StaticModel
+from m2v_testkit import benchmark_corpus
+line = " ".join(benchmark_corpus())[:6_000_000] + " \\u0378"
+model = StaticModel.from_pretrained({str(potion_path)!r})
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+vector = model.encode([line], max_length=None, num_workers=1)
+grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+from m2v_format import load_model, reference_encode  # the library on the whole line
+expected = reference_encode(load_model({str(potion_path)!r}), [line], max_length=None)
+print(grown // 1024, int(np.array_equal(vector, expected)))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    grown_mb, equal = done.stdout.split()
+    assert int(grown_mb) < 600, f"encoding grew peak RSS by {grown_mb} MB"
+    assert equal == "1"  # bit for bit the reference encoder's vector

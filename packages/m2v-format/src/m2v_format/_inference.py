@@ -26,6 +26,7 @@ NORM_EPSILON = np.float32(1e-32)
 """Rule I7: added to the norm before dividing."""
 
 _BLOCK = 1024  # texts per pooling block: 1024 x dim float32 stays in L2 for dim <= 512
+_TAIL_IDS = 1 << 15  # rows gathered at once for one long text (32,768 x 256 float32: 32 MiB)
 
 
 def cut_texts(texts: Sequence[str], max_length: int | None, median_length: int) -> Sequence[str]:
@@ -156,8 +157,12 @@ def mean_pool(
         if position < longest:
             for row in range(active_from, size):
                 begin = int(block_starts[row])
-                tail = rows[ids[begin + position : begin + int(block_counts[row])]]
-                acc[row] = np.add.reduce(np.concatenate((acc[row : row + 1], tail)), axis=0)
+                end = begin + int(block_counts[row])
+                # in pieces of _TAIL_IDS rows: a text of millions of ids never gathers them
+                # all at once, and the additions happen in the same order
+                for piece in range(begin + position, end, _TAIL_IDS):
+                    tail = rows[ids[piece : min(piece + _TAIL_IDS, end)]]
+                    acc[row] = np.add.reduce(np.concatenate((acc[row : row + 1], tail)), axis=0)
         acc /= block_counts[:, None].astype(np.float32)
         out[where[order[lo:hi]]] = acc
     return out

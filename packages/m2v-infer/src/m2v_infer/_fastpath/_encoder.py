@@ -47,6 +47,10 @@ from m2v_infer._fastpath._chars import UNSUPPORTED, AsciiBytes, AsciiPieces, Cha
 from m2v_infer._fastpath._spec import PipelineSpec, analyze
 
 _JOIN_STR = " \xff "
+_LONG_TEXT = 1 << 20
+"""Characters above which a text is encoded in pieces (without a token limit only)."""
+_PIECE = 1 << 16
+"""About this many characters per piece of a long text (cut at a space)."""
 _JOIN_BYTES = b" " + SEPARATOR + b" "
 
 IntArray = np.ndarray[Any, np.dtype[np.int64]]
@@ -155,6 +159,12 @@ class FastEncoder:
                 normalized.extend((content, normalize_one(content)))
         self._added_str = tuple(dict.fromkeys(raw))
         self._added_bytes = tuple(v.encode("utf-8") for v in dict.fromkeys(normalized))
+        # A space separates words for every eligible pipeline (it normalizes to itself and
+        # every eligible pre-tokenizer splits there), so a long text can be encoded piece
+        # by piece between spaces, unless an added token holds a space and could span a cut.
+        self._piecewise = self._chars[ord(" ")] == " " and not any(
+            " " in content for content in spec.added_contents
+        )
 
     # ----------------------------------------------------------------- public API
 
@@ -213,11 +223,15 @@ class FastEncoder:
         return texts if isinstance(texts, list) else list(texts)
 
     def _batch(
-        self, texts: list[str], max_length: int | None
+        self, texts: list[str], max_length: int | None, *, in_pieces: bool = True
     ) -> tuple[IntArray, IntArray, list[int]]:
         """Kept ids of a batch as consecutive segments; segment k is text ``order[k]``."""
         cut = cut_texts(texts, max_length, self.median_length)
         texts = cut if isinstance(cut, list) else list(cut)
+        if in_pieces and max_length is None and self.spec.eligible and self._piecewise:
+            long = [i for i, text in enumerate(texts) if len(text) > _LONG_TEXT]
+            if long:
+                return self._with_long_texts(texts, long)
         if self.spec.eligible:
             self._cache.trim()
             order, joined, fallback = self._route(texts)
@@ -233,6 +247,31 @@ class FastEncoder:
             counts = np.concatenate((counts, fb_counts))
             order = order + fallback
         return ids, counts, order
+
+    def _with_long_texts(
+        self, texts: list[str], long: list[int]
+    ) -> tuple[IntArray, IntArray, list[int]]:
+        """``_batch`` without a token limit where some texts are very long: each long text
+        is encoded in pieces cut at spaces, so that neither the library (a text the fast
+        path cannot replay) nor the memo ever holds one text of millions of characters."""
+        is_long = set(long)
+        short = [i for i in range(len(texts)) if i not in is_long]
+        ids, counts, order = self._batch([texts[i] for i in short], None, in_pieces=False)
+        id_parts, count_parts = [ids], [counts]
+        positions = [short[k] for k in order]
+        for index in long:
+            pieces = _space_pieces(texts[index], _PIECE)
+            text_ids = [
+                _in_text_order(
+                    *self._batch(pieces[lo : lo + self.batch_size], None, in_pieces=False)
+                )
+                for lo in range(0, len(pieces), self.batch_size)
+            ]
+            joined = np.concatenate(text_ids) if text_ids else np.zeros(0, dtype=np.int64)
+            id_parts.append(joined)
+            count_parts.append(np.array([len(joined)], dtype=np.int64))
+            positions.append(index)
+        return np.concatenate(id_parts), np.concatenate(count_parts), positions
 
     def _added_hit(self, raw: str, normalized: bytes) -> bool:
         return any(v in raw for v in self._added_str) or any(
@@ -373,3 +412,28 @@ class FastEncoder:
         encodings = self._encode_batch(texts, add_special_tokens=False)
         ids, counts = id_segments([encoding.ids for encoding in encodings])
         return kept_ids(ids, counts, max_length=max_length, unknown_id=self.unknown_id)
+
+
+def _space_pieces(text: str, size: int) -> list[str]:
+    """``text`` cut at spaces into pieces of about ``size`` characters (a piece without a
+    space inside stays whole; each cut space begins the next piece)."""
+    pieces: list[str] = []
+    start = 0
+    while len(text) - start > size:
+        cut = text.rfind(" ", start + 1, start + size)
+        if cut < 0:
+            cut = text.find(" ", start + size)
+            if cut < 0:
+                break
+        pieces.append(text[start:cut])
+        start = cut
+    pieces.append(text[start:])
+    return pieces
+
+
+def _in_text_order(ids: IntArray, counts: IntArray, order: list[int]) -> IntArray:
+    """The ids of ``_batch``'s segments put back in text order, back to back."""
+    starts = np.cumsum(counts) - counts
+    segment_of = np.argsort(np.asarray(order, dtype=np.int64), kind="stable")
+    spans = [ids[starts[s] : starts[s] + counts[s]] for s in segment_of.tolist()]
+    return np.concatenate(spans) if spans else np.zeros(0, dtype=np.int64)
