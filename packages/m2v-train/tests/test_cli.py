@@ -121,3 +121,21 @@ def test_help_is_light() -> None:
     check = "import sys, m2v_train._cli, m2v_train; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_featurize_quiet_prints_nothing_but_the_result(tmp_path: Path) -> None:
+    """--quiet on the real all-MiniLM-L6-v2 (whose checkpoint makes transformers print a
+    load report and a weight-loading bar): stderr stays empty."""
+    from m2v_testkit import dataset_path
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("a first sentence\nand a second one\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "m2v_format.cli", "train", "featurize", "--corpus", str(corpus),
+         "--teacher", str(dataset_path("minilm")), "--work-dir", str(tmp_path / "work"),
+         "--quiet", "--device", "cpu"],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert done.stdout.strip() == f"features of 2 texts in {tmp_path / 'work'}"

@@ -112,6 +112,7 @@ def featurize(
             device=device,
             max_length=max_length,
             precision=precision,
+            quiet=not show_progress,
         )
     done_before = manifest.count - sum(shard_rows(manifest, i) for i in todo)
     with tqdm(

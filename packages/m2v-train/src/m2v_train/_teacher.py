@@ -7,9 +7,10 @@ remote code runs.  The pooling follows the folder's sentence-transformers config
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -67,6 +68,27 @@ def teacher_identity(path: str | os.PathLike[str], precision: str = "float32") -
     return name, dim
 
 
+@contextlib.contextmanager
+def _quiet_transformers(quiet: bool) -> Iterator[None]:
+    """With ``quiet``: no load report and no weight-loading bar from transformers (both
+    restored afterwards)."""
+    if not quiet:
+        yield
+        return
+    from transformers.utils import logging as transformers_logging
+
+    verbosity = transformers_logging.get_verbosity()  # type: ignore[no-untyped-call]
+    bars = transformers_logging.is_progress_bar_enabled()  # type: ignore[no-untyped-call]
+    transformers_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+    transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    try:
+        yield
+    finally:
+        transformers_logging.set_verbosity(verbosity)  # type: ignore[no-untyped-call]
+        if bars:
+            transformers_logging.enable_progress_bar()  # type: ignore[no-untyped-call]
+
+
 class TransformersTeacher:
     """A sentence transformer loaded with ``transformers`` from a local folder."""
 
@@ -78,6 +100,7 @@ class TransformersTeacher:
         device: str | None = "auto",
         max_length: int = 256,
         precision: str = "float32",
+        quiet: bool = False,
     ) -> None:
         import torch
         from transformers import AutoModel, AutoTokenizer
@@ -93,8 +116,9 @@ class TransformersTeacher:
                 "(config.json missing); download it first"
             )
         try:
-            self._tokenizer = AutoTokenizer.from_pretrained(str(folder), use_fast=True)
-            self._model = AutoModel.from_pretrained(str(folder), use_safetensors=True)
+            with _quiet_transformers(quiet):
+                self._tokenizer = AutoTokenizer.from_pretrained(str(folder), use_fast=True)
+                self._model = AutoModel.from_pretrained(str(folder), use_safetensors=True)
         except (OSError, ValueError, KeyError) as error:
             raise TeacherError(f"cannot load teacher {folder}: {error}") from None
         if precision not in PRECISIONS:
