@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 import types
 from pathlib import Path
@@ -85,3 +87,31 @@ def test_push_to_hub_uploads_a_saved_folder(
     assert calls[1][1]["private"] is True
     assert calls[1][1]["repo_id"] == "me/model"
     assert calls[2][1]["path_in_repo"] == "sub"
+
+
+def test_push_to_hub_without_network_raises_hub_upload_error(
+    potion_path: Path, tmp_path: Path
+) -> None:
+    """The real huggingface_hub against a loopback port nobody listens on: the connection
+    error arrives as HubUploadError (code hub-upload-failed), not a bare httpx error."""
+    pytest.importorskip("huggingface_hub")
+    from m2v_testkit import free_port
+
+    script = f"""
+from m2v_infer import HubUploadError, StaticModel
+model = StaticModel.from_pretrained({str(potion_path)!r})
+try:
+    model.push_to_hub("me/model", token="hf_not_a_real_token")
+except HubUploadError as error:
+    print(error.code, "|", error)
+"""
+    env = {**os.environ, "HF_ENDPOINT": f"http://127.0.0.1:{free_port()}", "HF_HUB_OFFLINE": "0"}
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120,
+        check=False, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    code, message = done.stdout.strip().split(" | ", 1)
+    assert code == "hub-upload-failed"
+    assert "me/model" in message
+    assert "Connect" in message  # the cause is named
