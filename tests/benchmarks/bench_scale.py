@@ -289,6 +289,14 @@ def _row(
     ]
 
 
+def _rate_of(result: dict[str, Any], key: str) -> float:
+    """Thousand texts per second of one pass (``warm_steady`` is already a rate)."""
+    value = result.get(key)
+    if not value:
+        return 0.0
+    return float(value) / 1000 if key == "warm_steady" else result["texts"] / value / 1000
+
+
 def plot(measured: list[tuple[int, str, dict[str, Any]]], path: Path, subtitle: str) -> None:
     """Grouped bars: texts/s of every configuration, first and warm pass, per corpus size."""
     import matplotlib
@@ -302,23 +310,26 @@ def plot(measured: list[tuple[int, str, dict[str, Any]]], path: Path, subtitle: 
     for ax, scale in zip(axes[0], scales, strict=True):
         results = {label: result for s, label, result in measured if s == scale}
         positions = range(len(labels))
-        for offset, key, name in ((-0.2, "first", "first pass"), (0.2, "warm", "warm pass")):
-            rates = [
-                results[label]["texts"] / results[label][key] / 1000
-                if label in results and results[label].get(key)
-                else 0.0
-                for label in labels
-            ]
-            bars = ax.barh([p + offset for p in positions], rates, height=0.38, label=name)
-            ax.bar_label(bars, fmt="%.0fk", padding=2, fontsize=8)
+        series = (
+            (-0.27, "first", "first pass"),
+            (0.0, "warm", "warm pass"),
+            (0.27, "warm_steady", "Ray: steady rate, actors running"),
+        )
+        for offset, key, name in series:
+            rates = [_rate_of(results.get(label, {}), key) for label in labels]
+            if not any(rates):
+                continue
+            bars = ax.barh([p + offset for p in positions], rates, height=0.26, label=name)
+            ax.bar_label(bars, [f"{r:.0f}k" if r else "" for r in rates], padding=2, fontsize=8)
         texts = next(iter(results.values()))["texts"]
         ax.set_yticks(list(positions), labels, fontsize=8)
         ax.invert_yaxis()
         ax.set_xlabel("thousand texts per second (higher is better)")
         ax.set_title(f"{texts:,} texts")
-        ax.legend(loc="lower right", fontsize=8)
+    handles, names = axes[0][-1].get_legend_handles_labels()
+    figure.legend(handles, names, loc="lower center", ncol=len(names), fontsize=8)
     figure.suptitle(f"m2v at scale: potion-base-8M\n{subtitle}", fontsize=10)
-    figure.tight_layout()
+    figure.tight_layout(rect=(0, 0.06, 1, 1))
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=120)
 

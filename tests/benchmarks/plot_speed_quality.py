@@ -109,6 +109,7 @@ def plot(points: list[dict[str, Any]], path: Path, subtitle: str) -> None:
     import matplotlib.pyplot as plt
 
     figure, ax = plt.subplots(figsize=(8, 5.2))
+    placed: list[tuple[float, float]] = []
     for point in points:
         ours = point["library"] == "m2v-infer"
         ax.scatter(
@@ -121,14 +122,23 @@ def plot(points: list[dict[str, Any]], path: Path, subtitle: str) -> None:
             edgecolors="black",
             linewidths=0.5,
         )
+        crowded = any(
+            abs(point["rate"] / rate - 1) < 0.15 and abs(point["quality"] - quality) < 0.006
+            for rate, quality in placed
+        )  # a label already sits here: put this one on the marker's left
+        placed.append((point["rate"], point["quality"]))
         ax.annotate(
             f"{point['label']} ({point['size_mb']:.1f} MB)",
             (point["rate"] / 1000, point["quality"]),
             textcoords="offset points",
-            xytext=(8, 4),
+            xytext=(-9, -3) if crowded else (8, 4),
+            horizontalalignment="right" if crowded else "left",
             fontsize=8,
         )
     ax.set_xscale("log")
+    ticks = [5, 10, 20, 30, 50, 100, 200, 500]
+    ax.set_xticks(ticks, [str(t) for t in ticks])
+    ax.minorticks_off()
     ax.set_xlabel("thousand texts per second, one process, warm (log scale)")
     ax.set_ylabel("m2v eval: mean of the scores")
     ax.set_title(f"Speed against quality (circles: m2v-infer; squares: model2vec)\n{subtitle}")
