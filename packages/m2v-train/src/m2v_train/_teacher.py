@@ -77,14 +77,14 @@ def _quiet_transformers(quiet: bool) -> Iterator[None]:
         return
     from transformers.utils import logging as transformers_logging
 
-    verbosity = transformers_logging.get_verbosity()  # type: ignore[no-untyped-call]
-    bars = transformers_logging.is_progress_bar_enabled()  # type: ignore[no-untyped-call]
+    verbosity = transformers_logging.get_verbosity()
+    bars = transformers_logging.is_progress_bar_enabled()
     transformers_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
     transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     try:
         yield
     finally:
-        transformers_logging.set_verbosity(verbosity)  # type: ignore[no-untyped-call]
+        transformers_logging.set_verbosity(verbosity)
         if bars:
             transformers_logging.enable_progress_bar()  # type: ignore[no-untyped-call]
 
