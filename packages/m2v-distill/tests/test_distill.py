@@ -169,6 +169,15 @@ def test_vocabulary_quantization_writes_weights_and_mapping(
     assert np.all(np.isfinite(model.encode(TEXTS)))
 
 
+def test_more_clusters_than_tokens_is_refused(bert_teacher: Path) -> None:
+    from m2v_distill import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError, match="vocabulary_quantization=100000") as caught:
+        distill(str(bert_teacher), pca_dims=8, vocabulary_quantization=100_000, show_progress=False)
+    assert caught.value.code == "invalid-argument"
+    assert "at most" in str(caught.value)
+
+
 def test_pca_float_and_auto(bert_teacher: Path) -> None:
     auto = distill(str(bert_teacher), pca_dims="auto", show_progress=False)
     assert auto.dim == 16  # the teacher's hidden size

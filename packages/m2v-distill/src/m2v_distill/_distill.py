@@ -14,7 +14,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from m2v_format import ModelConfig, StaticModelData, quantize, quantize_vocabulary
+from m2v_format import (
+    InvalidArgumentError,
+    ModelConfig,
+    StaticModelData,
+    quantize,
+    quantize_vocabulary,
+)
 from tqdm import tqdm
 
 from m2v_distill._embed import embed_sequences, native_bfloat16
@@ -242,11 +248,6 @@ def _assemble(
     pca = fit_transform_pca(vectors, options.pca_dims)
     sif = zipf_sif_weights(len(vectors), options.sif_coefficient)
     clusters = options.vocabulary_quantization
-    if clusters is not None and clusters > len(vectors):
-        raise InvalidParameterError(
-            f"vocabulary_quantization={clusters} asks for more clusters than the "
-            f"{len(vectors)} tokens"
-        )
     if clusters is None:
         table = (pca.projected * sif[:, None]).astype(np.float32)
     else:  # clustered below; each token's SIF weight goes into ``weights``
@@ -285,4 +286,7 @@ def _assemble(
             bar.set_postfix(inertia=f"{inertia:.4g}", refresh=False)
             bar.update(1)
 
-        return quantize_vocabulary(data, clusters, on_iteration=advance)
+        try:
+            return quantize_vocabulary(data, clusters, on_iteration=advance)
+        except InvalidArgumentError as error:  # more clusters than tokens
+            raise InvalidParameterError(f"vocabulary_quantization={clusters}: {error}") from error

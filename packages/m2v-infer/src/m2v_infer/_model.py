@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sized
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
 from pathlib import Path
 from typing import Any, overload
 
@@ -461,6 +461,34 @@ class StaticModel:
             WorkerError: a worker process failed or died.
         """
         del kwargs
+        return self._encode_all(
+            sentences,
+            max_length=max_length,
+            normalize=normalize,
+            batch_size=batch_size,
+            dimensions=dimensions,
+            threads=self._threads(num_threads),
+            workers=_default_workers(num_workers, num_threads, use_multiprocessing),
+            threshold=multiprocessing_threshold,
+            show_progress_bar=show_progress_bar,
+        )
+
+    def _encode_all(
+        self,
+        sentences: str | Iterable[str],
+        *,
+        max_length: int | _Unset | None,
+        normalize: bool | None,
+        batch_size: int,
+        dimensions: int | None,
+        threads: int,
+        workers: int | str,
+        threshold: int | None,
+        show_progress_bar: bool,
+        pool: ProcessPool | None = None,
+    ) -> npt.NDArray[np.float32]:
+        """The body of :meth:`encode` (and of :meth:`WorkerPool.encode`): every batch
+        assembled into one array, ``[dims]`` for a single string."""
         texts, single = as_texts(sentences)
         total = len(texts) if isinstance(texts, Sized) else None
         out_dim = check_dimensions(dimensions, self.dim, "dimensions") or self.dim
@@ -471,10 +499,11 @@ class StaticModel:
             normalize=normalize,
             batch_size=batch_size,
             dimensions=dimensions,
-            threads=self._threads(num_threads),
-            workers=_default_workers(num_workers, num_threads, use_multiprocessing),
-            threshold=multiprocessing_threshold,
+            threads=threads,
+            workers=workers,
+            threshold=threshold,
             show_progress_bar=show_progress_bar,
+            pool=pool,
             views=True,  # assemble copies each batch into the output
         )
         out = assemble(chunks, total, out_dim)
@@ -550,8 +579,9 @@ class StaticModel:
         from workers may be views valid until the next batch (for callers that copy)."""
         settings = self._settings(max_length, normalize, dimensions)
         size = check_positive(batch_size, "batch_size")
-        if pool is not None:
-            return pool.map(
+
+        def on(workers: ProcessPool, texts: Iterable[Any]) -> Iterator[FloatMatrix]:
+            return workers.map(
                 texts,
                 settings,
                 batch_size=size,
@@ -559,6 +589,9 @@ class StaticModel:
                 show_progress=show_progress_bar,
                 views=views,
             )
+
+        if pool is not None:
+            return on(pool, texts)
         count, texts = plan_workers(
             workers,
             texts,
@@ -566,7 +599,7 @@ class StaticModel:
             None if threshold is None else check_positive(threshold, "multiprocessing_threshold"),
         )
         if count > 1:
-            return self._on_new_pool(count, texts, settings, size, total, show_progress_bar, views)
+            return _closing_after(self._start_pool(count), on, texts)
         engine = self._get_engine()
 
         def work(offset: int, batch: list[Any]) -> FloatMatrix:
@@ -582,29 +615,6 @@ class StaticModel:
             show_progress=show_progress_bar,
             rows=len,
         )
-
-    def _on_new_pool(
-        self,
-        count: int,
-        texts: Iterable[Any],
-        settings: EncodeSettings,
-        size: int,
-        total: int | None,
-        show_progress_bar: bool,
-        views: bool,
-    ) -> Iterator[FloatMatrix]:
-        pool = self._start_pool(count)
-        try:
-            yield from pool.map(
-                texts,
-                settings,
-                batch_size=size,
-                total=total,
-                show_progress=show_progress_bar,
-                views=views,
-            )
-        finally:
-            pool.close()
 
     def encode_as_sequence(
         self,
@@ -773,14 +783,18 @@ class WorkerPool:
         dimensions: int | None = None,
     ) -> npt.NDArray[np.float32]:
         """:meth:`StaticModel.encode` on this pool's workers."""
-        texts, single = as_texts(sentences)
-        total = len(texts) if isinstance(texts, Sized) else None
-        out_dim = check_dimensions(dimensions, self.model.dim, "dimensions") or self.model.dim
-        chunks = self._batches(
-            texts, total, show_progress_bar, max_length, normalize, batch_size, dimensions, True
+        return self.model._encode_all(
+            sentences,
+            max_length=max_length,
+            normalize=normalize,
+            batch_size=batch_size,
+            dimensions=dimensions,
+            threads=1,
+            workers=self.num_workers,
+            threshold=1,
+            show_progress_bar=show_progress_bar,
+            pool=self._pool,
         )
-        out = assemble(chunks, total, out_dim)
-        return out[0] if single else out
 
     def encode_iter(
         self,
@@ -797,22 +811,7 @@ class WorkerPool:
         texts, _ = as_texts(sentences)
         if total is None and isinstance(texts, Sized):
             total = len(texts)
-        yield from self._batches(
-            texts, total, show_progress_bar, max_length, normalize, batch_size, dimensions, False
-        )
-
-    def _batches(
-        self,
-        texts: Iterable[Any],
-        total: int | None,
-        show_progress_bar: bool,
-        max_length: int | _Unset | None,
-        normalize: bool | None,
-        batch_size: int,
-        dimensions: int | None,
-        views: bool,
-    ) -> Iterator[FloatMatrix]:
-        return self.model._pooled(
+        yield from self.model._pooled(
             texts,
             total=total,
             max_length=max_length,
@@ -824,7 +823,6 @@ class WorkerPool:
             threshold=1,
             show_progress_bar=show_progress_bar,
             pool=self._pool,
-            views=views,
         )
 
     def close(self) -> None:
@@ -840,3 +838,15 @@ class WorkerPool:
     def __repr__(self) -> str:
         state = "closed" if self.closed else f"pids={self.pids}"
         return f"WorkerPool(num_workers={self.num_workers}, {state})"
+
+
+def _closing_after(
+    pool: ProcessPool,
+    on: Callable[[ProcessPool, Iterable[Any]], Iterator[FloatMatrix]],
+    texts: Iterable[Any],
+) -> Iterator[FloatMatrix]:
+    """``on(pool, texts)``'s batches, then the pool stopped (however the caller ends)."""
+    try:
+        yield from on(pool, texts)
+    finally:
+        pool.close()

@@ -383,11 +383,8 @@ class ProcessPool:
             raise InvalidArgumentError("this worker pool is already encoding (one call at a time)")
         try:
             yield from self._map(texts, settings, batch_size, total, show_progress, views)
-        except KeyboardInterrupt:
-            self.close()  # workers may be mid-batch: the quickest clean stop is to stop them
-            raise
-        except WorkerError:
-            self.close()
+        except (KeyboardInterrupt, WorkerError):
+            self.close()  # workers may be mid-batch or gone: stop them all
             raise
         finally:
             self._busy.release()
