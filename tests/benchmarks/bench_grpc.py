@@ -39,7 +39,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import signal
 import statistics
 import subprocess
@@ -245,21 +244,10 @@ class Server:
 
 
 def machine() -> str:
-    """CPU model, cores, RAM, Python and library versions."""
-    import grpc
-    import numpy
+    """CPU model, cores, RAM, Python and library versions (``m2v_testkit.describe_machine``)."""
+    from m2v_testkit import describe_machine
 
-    model_name = "unknown CPU"
-    lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-    for line in lscpu.splitlines():
-        if line.startswith("Model name:"):
-            model_name = line.split(":", 1)[1].strip()
-    with open("/proc/meminfo") as handle:
-        total_kb = int(handle.readline().split()[1])
-    return (
-        f"{model_name}, {os.cpu_count()} cores, {total_kb / 2**20:.1f} GiB RAM, "
-        f"Python {platform.python_version()}, grpcio {grpc.__version__}, numpy {numpy.__version__}"
-    )
+    return describe_machine("grpcio", "numpy")
 
 
 def streaming(server: Server, clients: int, warmup: int = 4096) -> dict[str, float]:

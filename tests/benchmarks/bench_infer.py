@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -219,25 +218,10 @@ def _median(runs: list[dict[str, Any]], key: str) -> float:
 
 
 def machine() -> str:
-    """lscpu model name, cores, RAM, Python and library versions."""
-    import numpy
-    import tokenizers
+    """CPU model, cores, RAM, Python and library versions (``m2v_testkit.describe_machine``)."""
+    from m2v_testkit import describe_machine
 
-    model_name = "unknown CPU"
-    try:
-        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-        for line in lscpu.splitlines():
-            if line.startswith("Model name:"):
-                model_name = line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    with open("/proc/meminfo") as handle:
-        total_kb = int(handle.readline().split()[1])
-    return (
-        f"{model_name}, {os.cpu_count()} cores, {total_kb / 2**20:.1f} GiB RAM, "
-        f"Python {platform.python_version()}, numpy {numpy.__version__}, "
-        f"tokenizers {tokenizers.__version__}"
-    )
+    return describe_machine("numpy", "tokenizers")
 
 
 def _rate(texts: int, seconds: float) -> str:

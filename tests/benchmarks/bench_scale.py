@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import threading
@@ -239,19 +238,10 @@ def run_child(kind: str, workers: int, scale: int) -> dict[str, Any]:
 
 
 def machine() -> str:
-    """CPU model, cores, Python and numpy versions."""
-    import numpy
+    """CPU model, cores, RAM, Python, numpy (``m2v_testkit.describe_machine``)."""
+    from m2v_testkit import describe_machine
 
-    model = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    cores = len(os.sched_getaffinity(0))
-    return f"{model}, {cores} cores, Python {platform.python_version()}, numpy {numpy.__version__}"
+    return describe_machine("numpy")
 
 
 def _rate(texts: int, seconds: float) -> str:

@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     from m2v_infer import StaticModel
-    from m2v_testkit import dataset_path
+    from m2v_testkit import dataset_path, describe_machine
 
     load_before = os.getloadavg()[0]
     potion = dataset_path("potion-base-8M")
@@ -201,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
                 )  # fmt: skip
             print(f"  {label} done", file=sys.stderr)
     load_after = os.getloadavg()[0]
-    subtitle = f"{_machine()}; load {load_before:.1f} -> {load_after:.1f}"
+    subtitle = f"{describe_machine()}; load {load_before:.1f} -> {load_after:.1f}"
     print(subtitle)
     print("| model | library | size | eval mean (scores) | texts/s, warm, 1 process |")
     print("|---|---|---|---|---|")
@@ -213,15 +213,6 @@ def main(argv: list[str] | None = None) -> int:
     plot(points, args.output, subtitle)
     print(f"\nplot: {args.output}")
     return 0
-
-
-def _machine() -> str:
-    model = "unknown CPU"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            model = line.split(":", 1)[1].strip()
-            break
-    return f"{model}, {len(os.sched_getaffinity(0))} cores"
 
 
 if __name__ == "__main__":

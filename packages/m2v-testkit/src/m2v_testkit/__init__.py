@@ -41,6 +41,7 @@ from m2v_testkit._differential import (
     tokenizer_variant,
     tokenizer_variants,
 )
+from m2v_testkit._machine import describe_machine
 from m2v_testkit._models import save_tiny_model, tiny_model, valid_embeddings, write_raw_model
 from m2v_testkit._policy import (
     MISSING_ENV,
@@ -157,6 +158,7 @@ __all__ = [
     "cache_lock",
     "children_of",
     "dataset_path",
+    "describe_machine",
     "fair_corpus",
     "fetch",
     "free_port",
