@@ -29,6 +29,24 @@ EXEMPT_PREFIXES: tuple[str, ...] = (
 _SCHEME = "bearer "
 
 
+def bearer_problem(
+    header: str | None, tokens: Sequence[bytes], where: str = "metadata"
+) -> str | None:
+    """None if the ``authorization`` value ``header`` carries one of ``tokens``, else why not.
+
+    Shared by gRPC (metadata) and HTTP (``where="header"``); every token is compared.
+    """
+    if header is None:
+        return f"missing 'authorization: Bearer <token>' {where}"
+    if header[: len(_SCHEME)].lower() != _SCHEME:
+        return f"the authorization {where} must use the Bearer scheme"
+    presented = header[len(_SCHEME) :].strip().encode("utf-8")
+    matched = False
+    for token in tokens:
+        matched |= hmac.compare_digest(presented, token)
+    return None if matched else "invalid bearer token"
+
+
 def _reject_trailers() -> tuple[tuple[str, str], ...]:
     return ((ERROR_CODE_METADATA_KEY, AuthenticationError.code),)
 
@@ -80,15 +98,7 @@ class BearerTokenInterceptor(aio.ServerInterceptor):  # type: ignore[misc,unused
             if key == "authorization":
                 header = value if isinstance(value, str) else value.decode("latin-1")
                 break
-        if header is None:
-            return "missing 'authorization: Bearer <token>' metadata"
-        if header[: len(_SCHEME)].lower() != _SCHEME:
-            return "the authorization metadata must use the Bearer scheme"
-        presented = header[len(_SCHEME) :].strip().encode("utf-8")
-        matched = False
-        for token in self._tokens:
-            matched |= hmac.compare_digest(presented, token)
-        return None if matched else "invalid bearer token"
+        return bearer_problem(header, self._tokens)
 
     async def intercept_service(
         self,

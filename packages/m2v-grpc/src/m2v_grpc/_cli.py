@@ -24,6 +24,7 @@ examples:
   {TOKEN_ENV}=s3cret m2v serve --model potion=./potion-base-8M \\
             --tls-cert server.pem --tls-key server.key
   m2v serve --model potion=./potion-base-8M --workers auto     # one process per core
+  m2v serve --model potion=./potion-base-8M --http-port 8080   # + OpenAI-compatible HTTP
 
 The first --model is the default model.  Health (grpc.health.v1) is NOT_SERVING until the
 models are loaded and while draining; SIGTERM drains: new calls get UNAVAILABLE, every
@@ -128,6 +129,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="close client connections after this many seconds so load spreads over new replicas",
     )
     ops.add_argument("--no-reflection", action="store_true", help="disable gRPC server reflection")
+    http = parser.add_argument_group("OpenAI-compatible HTTP endpoint (extra m2v-grpc[http])")
+    http.add_argument(
+        "--http-port",
+        type=int,
+        default=None,
+        help="also serve POST /v1/embeddings, GET /v1/models, /health and /metrics over HTTP "
+        "on this port, with the same models, limits, tokens and admission (0: any free port)",
+    )
+    http.add_argument(
+        "--http-host", default=None, help="address for the HTTP endpoint (default: --host)"
+    )
     ops.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
 
 
@@ -189,6 +201,8 @@ def build_config(args: argparse.Namespace) -> Any:
         max_connection_age_seconds=args.max_connection_age,
         reflection=not args.no_reflection,
         processes=args.workers,
+        http_port=args.http_port,
+        http_host=args.http_host,
         **extra,
     )
 

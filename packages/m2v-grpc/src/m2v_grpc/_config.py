@@ -108,6 +108,10 @@ class ServerConfig:
     max_connection_age_seconds: float | None = None
     reflection: bool = True
     processes: int = 1
+    http_port: int | None = None
+    """OpenAI-compatible HTTP endpoint (``m2v serve --http-port``); None: off, 0: any port."""
+    http_host: str | None = None
+    """Address of the HTTP endpoint; None: the same as ``host``."""
 
     def __post_init__(self) -> None:
         if not self.models:

@@ -17,6 +17,8 @@ Names (all prefixed ``m2v_grpc_``):
 - ``in_flight{method}``: calls (or stream messages) being processed now.
 - ``open_streams``: EmbedStream calls open now.
 - ``admission_rejections_total{reason}``: calls refused at once (overloaded, unavailable).
+- ``http_requests_total{route, status}``: finished requests of the OpenAI-compatible HTTP
+  endpoint (``--http-port``) by route template and HTTP status.
 - ``worker_requests_total{worker}``: finished calls per server process (the worker index
   of ``--workers N``; ``0`` in a single-process server): how evenly SO_REUSEPORT spread
   the connections.
@@ -135,6 +137,12 @@ class Metrics:
             prefix + "admission_rejections",
             "Calls refused at once.",
             ("reason",),
+            registry=self.registry,
+        )
+        self.http_requests = Counter(
+            prefix + "http_requests",
+            "Finished HTTP requests by route and HTTP status.",
+            ("route", "status"),
             registry=self.registry,
         )
         self.worker_requests = Counter(

@@ -27,7 +27,7 @@ import signal
 import time
 from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from grpc import aio
@@ -45,6 +45,9 @@ from m2v_grpc._metrics import Metrics
 from m2v_grpc._models import ModelRegistry
 from m2v_grpc._ports import format_address
 from m2v_grpc._servicer import EmbedServicer
+
+if TYPE_CHECKING:
+    from m2v_grpc._http import HTTPEndpoint
 
 SERVICE_NAME: str = embed_pb2.DESCRIPTOR.services_by_name["EmbedService"].full_name
 """Fully qualified service name, also the health-check service name."""
@@ -110,6 +113,9 @@ class EmbedServer:
         self.servicer: EmbedServicer | None = None
         self.port = 0
         self.metrics_port: int | None = None
+        self.http_port: int | None = None
+        """Port of the OpenAI-compatible HTTP endpoint once bound (``config.http_port``)."""
+        self._http: HTTPEndpoint | None = None
         self._stopped = asyncio.Event()
 
     # -- startup -----------------------------------------------------------------------
@@ -181,6 +187,8 @@ class EmbedServer:
         log_event(f"{self.scope}.listening", address=format_address(config.host, self.port))
         started = time.perf_counter()
         try:
+            if config.http_port is not None:  # before loading: /health answers 503 meanwhile
+                await self._start_http()
             if self.registry is None:
                 loop = asyncio.get_running_loop()
                 self.registry = await loop.run_in_executor(
@@ -211,8 +219,16 @@ class EmbedServer:
             ],
             load_seconds=round(time.perf_counter() - started, 3),
             metrics_port=self.metrics_port,
+            http_port=self.http_port,
             threads=config.workers,
         )
+
+    async def _start_http(self) -> None:
+        """Bind and start the OpenAI-compatible HTTP endpoint (extra ``m2v-grpc[http]``)."""
+        from m2v_grpc._http import HTTPEndpoint
+
+        self._http = HTTPEndpoint(self, self._executor)
+        self.http_port = await self._http.start()
 
     # -- shutdown ----------------------------------------------------------------------
 
@@ -236,6 +252,8 @@ class EmbedServer:
         self.admission.start_draining()
         margin = min(1.0, grace * 0.2)
         idle = await self.admission.wait_idle(max(0.0, grace - margin))
+        if self._http is not None:  # HTTP refused new requests (503) since start_draining
+            await self._http.stop(max(0.0, deadline - loop.time()))
         if self._server is not None:
             # Idle: only health watches, reflection or GetInfo can be open; end them quickly.
             remaining = max(0.0, deadline - loop.time())
@@ -253,6 +271,8 @@ class EmbedServer:
 
     async def stop(self) -> None:
         """Stop at once (no grace); for tests and error paths."""
+        if self._http is not None:
+            await self._http.stop(None)
         if self._server is not None:
             await self._server.stop(None)
         self._executor.shutdown(wait=False, cancel_futures=True)

@@ -52,7 +52,7 @@ from typing import TYPE_CHECKING, Any
 from m2v_grpc._config import ServerConfig
 from m2v_grpc._errors import ServerStartError
 from m2v_grpc._logging import log_event, logger
-from m2v_grpc._ports import format_address, reserve_port
+from m2v_grpc._ports import PortReservation, format_address, reserve_port
 from m2v_grpc._worker import run_worker
 
 if TYPE_CHECKING:
@@ -106,6 +106,9 @@ class Supervisor:
         self.workers: list[_Worker] = []
         self.port = 0
         self.metrics_port: int | None = None
+        self.http_port: int | None = None
+        """The HTTP endpoint's port every worker shares (``config.http_port``; 0 made concrete)."""
+        self._http_reservation: PortReservation | None = None
         self._signals: list[str] = []
         self._wake_read, self._wake_write = socket.socketpair()
         self._previous_handlers: dict[int, Any] = {}
@@ -120,8 +123,19 @@ class Supervisor:
         config = self.config
         reservation = reserve_port(config.host, config.port)
         self.port = reservation.port
+        if config.http_port is not None:  # reserved like the gRPC port, held until the end
+            try:
+                self._http_reservation = reserve_port(
+                    config.http_host or config.host, config.http_port
+                )
+            except BaseException:
+                reservation.close()
+                raise
+            self.http_port = self._http_reservation.port
         address = format_address(config.host, self.port)
-        log_event("server.listening", address=address, workers=config.processes)
+        log_event(
+            "server.listening", address=address, workers=config.processes, http_port=self.http_port
+        )
         self._install_signal_handlers()
         try:
             self._start_workers()
@@ -138,6 +152,7 @@ class Supervisor:
                     workers=len(self.workers),
                     pids=[w.pid for w in self.workers],
                     metrics_port=self.metrics_port,
+                    http_port=self.http_port,
                 )
                 self._wait_stop()
             return self._shutdown()
@@ -179,10 +194,13 @@ class Supervisor:
     # -- start-up ----------------------------------------------------------------------
 
     def _start_workers(self) -> None:
-        worker_config = replace(self.config, port=self.port, metrics_port=None, processes=1)
+        worker_config = replace(
+            self.config, port=self.port, metrics_port=None, processes=1, http_port=self.http_port
+        )
         context = multiprocessing.get_context("spawn")
         saved = os.environ.get(MULTIPROC_ENV)
-        if self.config.metrics_port is not None:
+        # The HTTP endpoint's /metrics (in every worker) sums the workers' files too.
+        if self.config.metrics_port is not None or self.config.http_port is not None:
             self._metrics_dir = tempfile.mkdtemp(prefix="m2v-grpc-metrics-")
             os.environ[MULTIPROC_ENV] = self._metrics_dir  # read by each worker at start
         else:
@@ -340,6 +358,8 @@ class Supervisor:
                 worker.process.join()
 
     def _cleanup(self) -> None:
+        if self._http_reservation is not None:
+            self._http_reservation.close()
         if self._exporter is not None:
             self._exporter.close()
         for worker in self.workers:
