@@ -13,7 +13,8 @@ from m2v_grpc import AuthenticationError, EmbedClient, TLSConfig, TLSOptions, Un
 from m2v_grpc._generated.m2v.embed.v1 import embed_pb2, embed_pb2_grpc
 
 pytestmark = pytest.mark.asyncio
-TOKENS = ("current-token", "next-token")
+CURRENT, NEXT = "current-" + "c" * 8 + "0123456789abcdef" * 2, "next-" + "0123456789abcdef" * 2
+TOKENS = (CURRENT, NEXT)
 
 
 @pytest.fixture(scope="module")
@@ -30,9 +31,9 @@ async def test_token_required_except_health_and_reflection(
         bad_headers = [
             (),
             (("authorization", "Bearer wrong-token"),),
-            (("authorization", "Bearer current-tokenX"),),
-            (("authorization", "Basic current-token"),),
-            (("authorization", "current-token"),),
+            (("authorization", f"Bearer {CURRENT}X"),),
+            (("authorization", f"Basic {CURRENT}"),),
+            (("authorization", CURRENT),),
         ]
         for metadata in bad_headers:
             with pytest.raises(grpc.RpcError) as caught:
@@ -78,7 +79,7 @@ async def test_client_token_and_errors(registry, running_server) -> None:
         target = f"127.0.0.1:{server.port}"
 
         def use() -> None:
-            with EmbedClient(target, token="next-token") as client:
+            with EmbedClient(target, token=NEXT) as client:
                 assert client.embed(["hello"]).shape == (1, 256)
                 assert len(list(client.embed_stream(["a", "b", "c"]))) == 3
             with EmbedClient(target, token="wrong") as client, pytest.raises(AuthenticationError):
@@ -98,7 +99,7 @@ async def test_tls_round_trip(registry, certs: dict[str, Path], running_server) 
             stub = embed_pb2_grpc.EmbedServiceStub(chan)
             response = await stub.Embed(
                 embed_pb2.EmbedRequest(texts=[b"secure hello"]),
-                metadata=(("authorization", "Bearer current-token"),),
+                metadata=(("authorization", f"Bearer {CURRENT}"),),
                 timeout=10,
             )
             expected = registry.get("potion").model.encode(["secure hello"])
@@ -117,7 +118,7 @@ async def test_tls_round_trip(registry, certs: dict[str, Path], running_server) 
 
         def sync_client() -> None:
             options = TLSOptions.from_files(ca=certs["ca.pem"])
-            with EmbedClient(target, token="current-token", tls=options) as client:
+            with EmbedClient(target, token=CURRENT, tls=options) as client:
                 np.testing.assert_array_equal(client.embed(["secure hello"]), expected)
 
         await asyncio.to_thread(sync_client)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
+import secrets
 import socket
 import subprocess
 import sys
@@ -114,6 +116,56 @@ def test_model_spec_and_config() -> None:
         Limits(max_items_per_message=0)
     with pytest.raises(ConfigError):
         ServerConfig(models=(ModelSpec("a", "/x"),), tokens=("has space",))
+
+
+def test_weak_and_placeholder_tokens_are_refused_at_start_up() -> None:
+    strong = secrets.token_hex(16)  # 32 characters: the documented minimum
+    assert ServerConfig(models=(ModelSpec("a", "/x"),), tokens=(strong,)).tokens == (strong,)
+    manifest_placeholder = "replace-me-with-a-long-random-token"
+    cases = {
+        manifest_placeholder: "placeholder",
+        "CHANGEME-" + strong: "placeholder",
+        "an-example-token-that-is-long-enough-0123": "placeholder",
+        strong[:31]: "31 characters",
+        "ab" * 20: "2 distinct characters",
+        "": "non-empty",
+    }
+    for token, reason in cases.items():
+        with pytest.raises(ConfigError, match=reason) as caught:
+            ServerConfig(models=(ModelSpec("a", "/x"),), tokens=(strong, token))
+        assert "#2" in str(caught.value)
+        if token:
+            assert token not in str(caught.value)  # never echoed into logs
+
+
+def test_the_manifest_placeholder_token_stops_m2v_serve(tmp_path: Path) -> None:
+    """The example Secret's token, given to ``m2v serve`` as the manifest does: refused."""
+    manifest = (
+        Path(__file__).resolve().parents[1] / "deploy" / "kubernetes" / "m2v-grpc.yaml"
+    ).read_text()
+    placeholders = re.findall(r"^\s+(replace-me\S*)$", manifest, flags=re.MULTILINE)
+    token_file = tmp_path / "tokens"
+    token_file.write_text("replace-me-with-a-long-random-token\n")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "m2v_grpc",
+            "serve",
+            "--model",
+            "x=/nonexistent",
+            "--port",
+            "0",
+            f"--auth-token-file={token_file}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "looks like a placeholder" in result.stderr
+    assert "replace-me-with-a-long-random-token" not in result.stderr
+    assert placeholders == [], "the manifest must not ship a token that a server refuses"
 
 
 def test_read_tokens(tmp_path: Path) -> None:

@@ -21,8 +21,9 @@ examples:
   m2v serve --model potion=./potion-base-8M
   m2v serve --model small=./potion-base-8M --model big=./potion-base-32M \\
             --host 0.0.0.0 --port 50051 --metrics-port 9090
-  {TOKEN_ENV}=s3cret m2v serve --model potion=./potion-base-8M \\
-            --tls-cert server.pem --tls-key server.key
+  {TOKEN_ENV}="$(openssl rand -hex 32)" m2v serve --model potion=./potion-base-8M \\
+            --tls-cert server.pem --tls-key server.key \\
+            --health-port 50052 --health-host 0.0.0.0     # plaintext health for probes
   m2v serve --model potion=./potion-base-8M --workers auto     # one process per core
   m2v serve --model potion=./potion-base-8M --http-port 8080   # + OpenAI-compatible HTTP
 
@@ -31,6 +32,12 @@ models are loaded and while draining; SIGTERM drains: new calls get UNAVAILABLE,
 accepted item is answered, streams end OK, then the process exits within --grace seconds.
 With --workers N, N server processes share the port (SO_REUSEPORT spreads connections over
 them); SIGTERM drains every one, and a worker that dies stops the whole server (status 1).
+Bearer tokens must have at least 32 characters; placeholders are refused at start-up.
+Health watches and reflection streams (no token needed) have a budget of their own
+(--max-health-streams), so they cannot crowd out health checks or embedding calls.
+Models are read into memory at start-up: a model file changed while the server runs is
+ignored (restart to serve the new file); --memory-map maps them instead (less memory, but a
+truncated file kills the server).
 Logs are JSON lines on stderr.
 """
 
@@ -80,6 +87,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="encoding threads per server process (default: min(4, cores))",
     )
+    parser.add_argument(
+        "--memory-map",
+        action="store_true",
+        help="serve model tables from a memory map of their files instead of a copy in each "
+        "process (saves the copy; but truncating or rewriting a served model.safetensors in "
+        "place then kills the server with SIGBUS; default: copy)",
+    )
     limits = parser.add_argument_group("limits (published by GetInfo)")
     limits.add_argument(
         "--max-items-per-message", type=int, default=defaults.DEFAULT_MAX_ITEMS_PER_MESSAGE
@@ -97,7 +111,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--auth-token-file",
         type=Path,
         default=None,
-        help=f"file with accepted bearer tokens, one per line (or set {TOKEN_ENV})",
+        help=f"file with accepted bearer tokens, one per line, each at least "
+        f"{defaults.MIN_TOKEN_LENGTH} characters (or set {TOKEN_ENV})",
     )
     security.add_argument(
         "--tls-cert", type=Path, default=None, help="server certificate chain (PEM)"
@@ -129,6 +144,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="close client connections after this many seconds so load spreads over new replicas",
     )
     ops.add_argument("--no-reflection", action="store_true", help="disable gRPC server reflection")
+    ops.add_argument(
+        "--health-port",
+        type=int,
+        default=None,
+        help="also serve grpc.health.v1 alone, in plaintext and without tokens, on this port: "
+        "for probes that cannot speak TLS (kubelet); 0: any free port (default: off)",
+    )
+    ops.add_argument(
+        "--health-host", default=None, help="address for --health-port (default: --host)"
+    )
+    ops.add_argument(
+        "--max-health-streams",
+        type=int,
+        default=defaults.DEFAULT_MAX_HEALTH_STREAMS,
+        help="health Watch and reflection streams open at once per port; more are refused "
+        "with RESOURCE_EXHAUSTED (default: %(default)s)",
+    )
     http = parser.add_argument_group("OpenAI-compatible HTTP endpoint (extra m2v-grpc[http])")
     http.add_argument(
         "--http-port",
@@ -203,6 +235,10 @@ def build_config(args: argparse.Namespace) -> Any:
         processes=args.workers,
         http_port=args.http_port,
         http_host=args.http_host,
+        health_port=args.health_port,
+        health_host=args.health_host,
+        max_health_streams=args.max_health_streams,
+        memory_map=args.memory_map,
         **extra,
     )
 
@@ -224,8 +260,13 @@ def run_serve(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m m2v_grpc [serve] ...``: the same as ``m2v serve ...``."""
+    """``python -m m2v_grpc [serve] ...``: the same as ``m2v serve ...``;
+    ``python -m m2v_grpc health ...``: one health check (see ``m2v_grpc._probe``)."""
     arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["health"]:
+        from m2v_grpc._probe import main as health_main
+
+        return health_main(arguments[1:])
     if arguments[:1] == ["serve"]:
         arguments = arguments[1:]
     parser = argparse.ArgumentParser(

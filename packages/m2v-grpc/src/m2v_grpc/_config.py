@@ -14,6 +14,7 @@ DEFAULT_MAX_TEXT_BYTES = 1024 * 1024
 DEFAULT_MAX_CONCURRENT_REQUESTS = 64
 DEFAULT_MAX_IN_FLIGHT_PER_STREAM = 4
 DEFAULT_GRACE_SECONDS = 10.0
+DEFAULT_MAX_HEALTH_STREAMS = 16
 
 
 def available_cores() -> int:
@@ -112,6 +113,20 @@ class ServerConfig:
     """OpenAI-compatible HTTP endpoint (``m2v serve --http-port``); None: off, 0: any port."""
     http_host: str | None = None
     """Address of the HTTP endpoint; None: the same as ``host``."""
+    health_port: int | None = None
+    """A plaintext port serving only ``grpc.health.v1`` (``m2v serve --health-port``), for
+    probes that cannot speak TLS or send tokens (kubelet); None: off, 0: any port."""
+    health_host: str | None = None
+    """Address of the health-only port; None: the same as ``host``."""
+    max_health_streams: int = DEFAULT_MAX_HEALTH_STREAMS
+    """Health ``Watch`` and reflection streams open at once, per port, beyond which a new
+    one is refused (RESOURCE_EXHAUSTED); they need no token, so they get a budget of their
+    own apart from ``limits.max_concurrent_requests``."""
+    memory_map: bool = False
+    """Serve the models' tables from a memory map of their files (``m2v serve
+    --memory-map``) instead of a copy in each process's memory.  Saves the copy (one per
+    process), but truncating or rewriting a served ``model.safetensors`` in place then
+    kills the process with SIGBUS; see docs/grpc.md, "Model files under a running server"."""
 
     def __post_init__(self) -> None:
         if not self.models:
@@ -124,10 +139,63 @@ class ServerConfig:
             raise ConfigError("encoding threads (ServerConfig.workers) must be at least 1")
         if self.processes < 1:
             raise ConfigError("server processes (ServerConfig.processes) must be at least 1")
+        if self.max_health_streams < 1:
+            raise ConfigError("max_health_streams must be at least 1")
         if self.grace_seconds < 0:
             raise ConfigError("grace period must not be negative")
-        if any(not token or any(c.isspace() for c in token) for token in self.tokens):
-            raise ConfigError("auth tokens must be non-empty and contain no whitespace")
+        for number, token in enumerate(self.tokens, start=1):
+            check_token(token, number)
+
+
+MIN_TOKEN_LENGTH = 32
+"""Shortest bearer token a server accepts (``openssl rand -hex 32`` gives 64 characters)."""
+
+MIN_TOKEN_DISTINCT_CHARACTERS = 8
+"""Fewest distinct characters in a token: refuses ``aaaa...`` and ``12121212...``."""
+
+PLACEHOLDER_MARKERS: tuple[str, ...] = (
+    "replace-me",
+    "replace_me",
+    "replaceme",
+    "change-me",
+    "change_me",
+    "changeme",
+    "placeholder",
+    "your-token",
+    "your_token",
+    "example",
+)
+"""Parts of a token (case-insensitive) that mark it as a documentation placeholder."""
+
+
+def check_token(token: str, number: int = 1) -> None:
+    """Refuse a bearer token that is empty, has whitespace, is short or is a placeholder.
+
+    ``number`` (1-based) names the token in the error; the token itself is never echoed.
+    Rules: no whitespace, at least :data:`MIN_TOKEN_LENGTH` characters, at least
+    :data:`MIN_TOKEN_DISTINCT_CHARACTERS` distinct characters, none of
+    :data:`PLACEHOLDER_MARKERS`.
+    """
+    hint = "generate one with: openssl rand -hex 32"
+    if not token or any(c.isspace() for c in token):
+        raise ConfigError(f"auth token #{number} must be non-empty and contain no whitespace")
+    lowered = token.lower()
+    for marker in PLACEHOLDER_MARKERS:
+        if marker in lowered:
+            raise ConfigError(
+                f"auth token #{number} looks like a placeholder (it contains {marker!r}); "
+                f"put a random token in the token file or Secret ({hint})"
+            )
+    if len(token) < MIN_TOKEN_LENGTH:
+        raise ConfigError(
+            f"auth token #{number} has {len(token)} characters; at least "
+            f"{MIN_TOKEN_LENGTH} are required ({hint})"
+        )
+    if len(set(token)) < MIN_TOKEN_DISTINCT_CHARACTERS:
+        raise ConfigError(
+            f"auth token #{number} uses only {len(set(token))} distinct characters; "
+            f"at least {MIN_TOKEN_DISTINCT_CHARACTERS} are required ({hint})"
+        )
 
 
 def read_tokens(path: str | Path) -> tuple[str, ...]:

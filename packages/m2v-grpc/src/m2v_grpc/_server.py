@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import logging
 import signal
 import time
@@ -44,7 +45,9 @@ from m2v_grpc._logging import log_event
 from m2v_grpc._metrics import Metrics
 from m2v_grpc._models import ModelRegistry
 from m2v_grpc._ports import format_address
+from m2v_grpc._reflection import enable_reflection
 from m2v_grpc._servicer import EmbedServicer
+from m2v_grpc._stream_budget import StreamBudget, StreamBudgetInterceptor
 
 if TYPE_CHECKING:
     from m2v_grpc._http import HTTPEndpoint
@@ -57,8 +60,15 @@ HEALTH_SERVICE_NAME: str = health_pb2.DESCRIPTOR.services_by_name["Health"].full
 STOP_GRACE_WHEN_IDLE = 0.5
 """Seconds left to calls outside admission control (health Watch, reflection) after a drain."""
 
-RESERVED_RPCS = 32
-"""Calls above ``max_concurrent_requests`` that gRPC itself still admits (health, info)."""
+RESERVED_RPCS = 64
+"""Room in gRPC's global call limit above every long-lived call there can be.
+
+Embedding calls are bounded by :class:`Admission` (``max_concurrent_requests``) and health
+watches plus reflection streams by their own budget (``max_health_streams``), so gRPC's
+limit, ``max_concurrent_requests + max_health_streams + RESERVED_RPCS``, leaves this many
+places to short calls (health ``Check``, ``GetInfo``, calls being refused) whatever the
+long-lived ones do.  The global limit stays as a memory bound: above it gRPC refuses a call
+before reading its message."""
 
 
 def server_version() -> str:
@@ -114,6 +124,14 @@ class EmbedServer:
         self.port = 0
         self.metrics_port: int | None = None
         self.http_port: int | None = None
+        self.health_port: int | None = None
+        """Port of the plaintext health-only server once bound (``config.health_port``)."""
+        self._health_server: aio.Server | None = None
+        self.stream_budget = StreamBudget(
+            config.max_health_streams,
+            on_reject=lambda: self.metrics.rejections.labels("health-streams").inc(),
+        )
+        """Open health watches and reflection streams (both ports share it)."""
         """Port of the OpenAI-compatible HTTP endpoint once bound (``config.http_port``)."""
         self._http: HTTPEndpoint | None = None
         self._stopped = asyncio.Event()
@@ -148,7 +166,7 @@ class EmbedServer:
         """
         config = self.config
         await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
-        interceptors = []
+        interceptors: list[Any] = [StreamBudgetInterceptor(self.stream_budget)]
         if config.tokens:
             interceptors.append(
                 BearerTokenInterceptor(
@@ -159,7 +177,9 @@ class EmbedServer:
         server = aio.server(
             interceptors=interceptors,
             options=self._options(),
-            maximum_concurrent_rpcs=config.limits.max_concurrent_requests + RESERVED_RPCS,
+            maximum_concurrent_rpcs=config.limits.max_concurrent_requests
+            + config.max_health_streams
+            + RESERVED_RPCS,
         )
         self.servicer = EmbedServicer(
             None, config.limits, self._executor, self.admission, self.metrics, server_version()
@@ -167,10 +187,11 @@ class EmbedServer:
         embed_pb2_grpc.add_EmbedServiceServicer_to_server(self.servicer, server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         if config.reflection:
-            from grpc_reflection.v1alpha import reflection
-
-            names = (SERVICE_NAME, HEALTH_SERVICE_NAME, reflection.SERVICE_NAME)
-            reflection.enable_server_reflection(names, server)
+            enable_reflection(
+                server,
+                (SERVICE_NAME, HEALTH_SERVICE_NAME),
+                (embed_pb2.DESCRIPTOR, health_pb2.DESCRIPTOR),
+            )
         address = format_address(config.host, config.port)
         try:
             credentials = _server_credentials(config.tls) if config.tls is not None else None
@@ -187,12 +208,20 @@ class EmbedServer:
         log_event(f"{self.scope}.listening", address=format_address(config.host, self.port))
         started = time.perf_counter()
         try:
+            if config.health_port is not None:  # before loading: NOT_SERVING meanwhile
+                await self._start_health_port()
             if config.http_port is not None:  # before loading: /health answers 503 meanwhile
                 await self._start_http()
             if self.registry is None:
                 loop = asyncio.get_running_loop()
                 self.registry = await loop.run_in_executor(
-                    self._executor, ModelRegistry.load, config.models, self._loader
+                    self._executor,
+                    functools.partial(
+                        ModelRegistry.load,
+                        config.models,
+                        self._loader,
+                        memory_map=config.memory_map,
+                    ),
                 )
         except BaseException:
             await self.stop()
@@ -220,7 +249,35 @@ class EmbedServer:
             load_seconds=round(time.perf_counter() - started, 3),
             metrics_port=self.metrics_port,
             http_port=self.http_port,
+            health_port=self.health_port,
             threads=config.workers,
+        )
+
+    async def _start_health_port(self) -> None:
+        """Bind the plaintext port that serves only ``grpc.health.v1`` (no token, no TLS).
+
+        For probes that cannot speak TLS (the kubelet's gRPC probes): it reveals the
+        serving status and nothing else, so the main port can require TLS and tokens.
+        """
+        config = self.config
+        server = aio.server(
+            interceptors=[StreamBudgetInterceptor(self.stream_budget)],
+            options=[("grpc.so_reuseport", 0 if self.worker is None else 1)],
+            maximum_concurrent_rpcs=config.max_health_streams + RESERVED_RPCS,
+        )
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
+        address = format_address(config.health_host or config.host, config.health_port or 0)
+        try:
+            port = server.add_insecure_port(address)
+        except RuntimeError as error:
+            raise ServerStartError(f"cannot listen on {address}: {error} (port in use?)") from error
+        if not port:
+            raise ServerStartError(f"cannot listen on {address} (port in use?)")
+        await server.start()
+        self._health_server, self.health_port = server, port
+        log_event(
+            f"{self.scope}.health_listening",
+            address=format_address(config.health_host or config.host, port),
         )
 
     async def _start_http(self) -> None:
@@ -252,12 +309,16 @@ class EmbedServer:
         self.admission.start_draining()
         margin = min(1.0, grace * 0.2)
         idle = await self.admission.wait_idle(max(0.0, grace - margin))
+        # Counted now: stopping the server cancels the handlers, which give their slots back.
+        unfinished, unfinished_streams = self.admission.in_flight, self.admission.open_streams
         if self._http is not None:  # HTTP refused new requests (503) since start_draining
             await self._http.stop(max(0.0, deadline - loop.time()))
         if self._server is not None:
             # Idle: only health watches, reflection or GetInfo can be open; end them quickly.
             remaining = max(0.0, deadline - loop.time())
             await self._server.stop(min(remaining, STOP_GRACE_WHEN_IDLE) if idle else remaining)
+        if self._health_server is not None:  # last: probes see NOT_SERVING until the end
+            await self._health_server.stop(None)
         self._executor.shutdown(wait=False, cancel_futures=True)
         await asyncio.to_thread(self.metrics.close)  # HTTPServer.shutdown() blocks
         self._stopped.set()
@@ -265,7 +326,8 @@ class EmbedServer:
             f"{self.scope}.stopped",
             logging.INFO if idle else logging.WARNING,
             clean=idle,
-            unfinished=self.admission.in_flight,
+            unfinished=unfinished,
+            unfinished_streams=unfinished_streams,
         )
         return idle
 
@@ -275,6 +337,8 @@ class EmbedServer:
             await self._http.stop(None)
         if self._server is not None:
             await self._server.stop(None)
+        if self._health_server is not None:
+            await self._health_server.stop(None)
         self._executor.shutdown(wait=False, cancel_futures=True)
         await asyncio.to_thread(self.metrics.close)  # HTTPServer.shutdown() blocks
         self._stopped.set()

@@ -108,7 +108,9 @@ class Supervisor:
         self.metrics_port: int | None = None
         self.http_port: int | None = None
         """The HTTP endpoint's port every worker shares (``config.http_port``; 0 made concrete)."""
-        self._http_reservation: PortReservation | None = None
+        self.health_port: int | None = None
+        """The health-only port every worker shares (``config.health_port``; 0 made concrete)."""
+        self._extra_reservations: list[PortReservation] = []
         self._signals: list[str] = []
         self._wake_read, self._wake_write = socket.socketpair()
         self._previous_handlers: dict[int, Any] = {}
@@ -123,18 +125,22 @@ class Supervisor:
         config = self.config
         reservation = reserve_port(config.host, config.port)
         self.port = reservation.port
-        if config.http_port is not None:  # reserved like the gRPC port, held until the end
-            try:
-                self._http_reservation = reserve_port(
-                    config.http_host or config.host, config.http_port
-                )
-            except BaseException:
-                reservation.close()
-                raise
-            self.http_port = self._http_reservation.port
+        try:  # the HTTP and health ports are reserved like the gRPC one, held until the end
+            if config.http_port is not None:
+                self.http_port = self._reserve(config.http_host, config.http_port)
+            if config.health_port is not None:
+                self.health_port = self._reserve(config.health_host, config.health_port)
+        except BaseException:
+            reservation.close()
+            self._release_extra_ports()
+            raise
         address = format_address(config.host, self.port)
         log_event(
-            "server.listening", address=address, workers=config.processes, http_port=self.http_port
+            "server.listening",
+            address=address,
+            workers=config.processes,
+            http_port=self.http_port,
+            health_port=self.health_port,
         )
         self._install_signal_handlers()
         try:
@@ -153,6 +159,7 @@ class Supervisor:
                     pids=[w.pid for w in self.workers],
                     metrics_port=self.metrics_port,
                     http_port=self.http_port,
+                    health_port=self.health_port,
                 )
                 self._wait_stop()
             return self._shutdown()
@@ -161,6 +168,17 @@ class Supervisor:
             self._kill_leftovers()
             self._restore_signal_handlers()
             self._cleanup()
+
+    def _reserve(self, host: str | None, port: int) -> int:
+        """Reserve one more port the workers share (on ``host``, default the gRPC host)."""
+        reservation = reserve_port(host or self.config.host, port)
+        self._extra_reservations.append(reservation)
+        return reservation.port
+
+    def _release_extra_ports(self) -> None:
+        for reservation in self._extra_reservations:
+            reservation.close()
+        self._extra_reservations.clear()
 
     # -- signals -----------------------------------------------------------------------
 
@@ -195,7 +213,12 @@ class Supervisor:
 
     def _start_workers(self) -> None:
         worker_config = replace(
-            self.config, port=self.port, metrics_port=None, processes=1, http_port=self.http_port
+            self.config,
+            port=self.port,
+            metrics_port=None,
+            processes=1,
+            http_port=self.http_port,
+            health_port=self.health_port,
         )
         context = multiprocessing.get_context("spawn")
         saved = os.environ.get(MULTIPROC_ENV)
@@ -358,8 +381,7 @@ class Supervisor:
                 worker.process.join()
 
     def _cleanup(self) -> None:
-        if self._http_reservation is not None:
-            self._http_reservation.close()
+        self._release_extra_ports()
         if self._exporter is not None:
             self._exporter.close()
         for worker in self.workers:
