@@ -1,9 +1,10 @@
 """m2v-format: reference reader, writer and validator for the m2v model format.
 
 A model is a folder (``config.json``, ``model.safetensors``, ``tokenizer.json``) that
-model2vec and sentence-transformers also load.  ``load_model`` memory-maps it after
-checking every rule of ``spec/format.md``; ``save_model`` writes one atomically;
-``validate_model`` reports every rule a folder breaks; ``reference_encode`` is the plain
+model2vec and sentence-transformers also load.  ``load_model`` memory-maps it (or, with
+``memory_map=False``, copies it into memory) after checking every rule of
+``spec/format.md``; ``save_model`` writes one atomically; ``validate_model`` reports every
+rule a folder breaks; ``reference_encode`` is the plain
 composition of the inference rules, each implemented once here (``cut_texts``,
 ``kept_ids``, ``effective_rows``, ``mean_pool``, ``normalize_rows``) and shared by every
 faster reader.  Classifier folders (``spec/classifier.md``) are read and written here too.

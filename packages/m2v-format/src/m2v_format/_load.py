@@ -1,4 +1,4 @@
-"""Reading a model folder: path resolution (L1, L6, L7) and memory-mapped loading."""
+"""Reading a model folder: path resolution (L1, L6, L7) and loading (memory-mapped or copied)."""
 
 from __future__ import annotations
 
@@ -158,13 +158,21 @@ def load_model(
     token: str | None = None,
     revision: str | None = None,
     check_values: bool = True,
+    memory_map: bool = True,
 ) -> StaticModelData:
-    """Load a model folder (or hub id) without copying its tensors.
+    """Load a model folder (or hub id), by default without copying its tensors.
 
-    The tensors are read-only numpy views on a memory map of model.safetensors.  Every
-    rule of the spec a reader enforces is checked; ``check_values=False`` skips the scan
-    for NaN/inf (T4), the one check that reads every value.  The mapping range check (T6)
-    always runs.
+    The tensors are read-only numpy views on a memory map of model.safetensors: loading
+    is fast and processes mapping the same file share its pages, but the arrays stay
+    backed by the file, so truncating or rewriting it in place while they are in use can
+    kill the process with SIGBUS or change its vectors.  ``memory_map=False`` reads the
+    file once into process memory instead (one private copy per process, as large as the
+    file) and the loaded model no longer depends on it.  The tokenizer and config are
+    parsed into memory either way.
+
+    Every rule of the spec a reader enforces is checked; ``check_values=False`` skips the
+    scan for NaN/inf (T4), the one check that reads every value.  The mapping range check
+    (T6) always runs.
 
     Raises:
         FormatError: a subclass naming the rule the folder breaks.
@@ -175,7 +183,7 @@ def load_model(
         check_inside(file, location.trusted_root)
     config = read_config(layout)
     tokenizer = load_tokenizer(layout.tokenizer)
-    mapped = MappedSafetensors(layout.weights)
+    mapped = MappedSafetensors(layout.weights, memory_map=memory_map)
     where = layout.weights
 
     name = embedding_tensor_name(mapped, layout)

@@ -36,7 +36,8 @@ class StaticModelData:
     """A static embedding model: tensors, tokenizer and config, as stored in a model folder.
 
     ``embeddings`` keeps its stored dtype (float32, float16, int8 or float64) and, when
-    loaded, is a read-only memory-mapped view.  ``embeddings_scale`` is the global int8
+    loaded, is a read-only view on a memory map of the file (or, loaded with
+    ``memory_map=False``, on a copy in memory).  ``embeddings_scale`` is the global int8
     dequantization factor of format 1.1 (T7).  ``normalize`` is resolved from the config
     (absent means false, C3; sentence-transformers folders are resolved at load, L3).
     """

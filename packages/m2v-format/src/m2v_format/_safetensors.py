@@ -1,8 +1,11 @@
-"""Strict safetensors header parser, read-only memory-mapped tensor views, and a small writer.
+"""Strict safetensors header parser, read-only tensor views, and a small writer.
 
 Rules S1-S3 of the spec.  The header is parsed and checked here, by us, so that every way a
-file can be malformed ends in a typed error; the tensor data is never copied: callers get
-read-only numpy views on one ``mmap`` of the file.
+file can be malformed ends in a typed error.  By default the tensor data is never copied:
+callers get read-only numpy views on one ``mmap`` of the file.  With ``memory_map=False``
+the data section is read once into process memory and the views are on that copy, so the
+arrays no longer depend on the file (a file truncated under a memory map raises SIGBUS on
+the next access to a page past its new end).
 """
 
 from __future__ import annotations
@@ -244,19 +247,26 @@ def read_header(handle: BinaryIO, path: Path) -> SafetensorsHeader:
 
 
 class MappedSafetensors:
-    """A validated safetensors file mapped read-only into memory.
+    """A validated safetensors file mapped read-only into memory (or read into it).
 
     ``view(name)`` returns a read-only numpy array over the mapping (no copy).  The mapping
-    stays alive as long as any view does (numpy keeps a reference to its buffer).
+    stays alive as long as any view does (numpy keeps a reference to its buffer).  With
+    ``memory_map=False`` the file is read once, through the handle its header was read
+    from, into process memory; the views are on that private copy, and nothing done to the
+    file afterwards (truncation, an in-place overwrite, a rename over it) reaches them.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, memory_map: bool = True) -> None:
         self.path = path
+        self.memory_map = memory_map
         with path.open("rb") as handle:
             self.header = read_header(handle, path)
-            self._buffer: mmap.mmap | None = None
+            self._buffer: mmap.mmap | bytearray | None = None
             if self.header.file_size > self.header.data_start:
-                self._buffer = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+                if memory_map:
+                    self._buffer = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+                else:
+                    self._buffer = _read_all(handle, self.header.file_size, path)
 
     @property
     def tensors(self) -> dict[str, TensorInfo]:
@@ -275,7 +285,25 @@ class MappedSafetensors:
         array = np.frombuffer(
             self._buffer, dtype=dtype, count=info.size, offset=self.header.data_start + info.begin
         )
+        array.flags.writeable = False  # a copy in memory is as read-only as the mapping
         return array.reshape(info.shape)
+
+
+def _read_all(handle: BinaryIO, size: int, path: Path) -> bytearray:
+    """The whole file (``size`` bytes, header included, so offsets match the mapping) read
+    into one buffer; TruncatedFileError when it shrank since its header was read."""
+    buffer = bytearray(size)
+    handle.seek(0)
+    view = memoryview(buffer)
+    done = 0
+    while done < size:
+        count = handle.readinto(view[done:])  # type: ignore[attr-defined]
+        if not count:
+            raise TruncatedFileError(
+                f"file ended after {done} of {size} bytes while it was read", path=path
+            )
+        done += count
+    return buffer
 
 
 def dtype_name(dtype: np.dtype[Any]) -> str:
@@ -333,15 +361,19 @@ def write_safetensors(
 
 def read_safetensors(
     path: str | os.PathLike[str] | Path,
+    *,
+    memory_map: bool = True,
 ) -> dict[str, np.ndarray[Any, np.dtype[Any]]]:
     """Read every tensor of a safetensors file after checking rules S1-S3.
 
-    Arrays are read-only views over a memory map (no copy); a dtype numpy cannot view
-    (BF16, F8) raises ``UnsupportedDtypeError``.  Every malformed file raises a
-    ``FormatError`` subclass naming what was wrong.
+    Arrays are read-only views over a memory map (no copy); with ``memory_map=False`` they
+    are read-only views over one copy of the file in process memory, which later changes
+    to the file cannot affect.  A dtype numpy cannot view (BF16, F8) raises
+    ``UnsupportedDtypeError``.  Every malformed file raises a ``FormatError`` subclass
+    naming what was wrong.
     """
     path = Path(path)
-    mapped = MappedSafetensors(path)
+    mapped = MappedSafetensors(path, memory_map=memory_map)
     tensors: dict[str, np.ndarray[Any, np.dtype[Any]]] = {}
     for name, info in mapped.tensors.items():
         if info.dtype not in NUMPY_DTYPES:

@@ -77,10 +77,27 @@ class ModelRegistry:
 
     @classmethod
     def load(
-        cls, specs: Sequence[ModelSpec], loader: Callable[[str], StaticModel] | None = None
+        cls,
+        specs: Sequence[ModelSpec],
+        loader: Callable[[str], StaticModel] | None = None,
+        *,
+        memory_map: bool = False,
     ) -> ModelRegistry:
-        """Load every spec with ``loader`` (default :meth:`StaticModel.from_pretrained`)."""
-        load = StaticModel.from_pretrained if loader is None else loader
+        """Load every spec with ``loader`` (default :meth:`StaticModel.from_pretrained`).
+
+        The default loader copies each model's tables into this process's memory
+        (``memory_map=False``), so that nothing done to a model file while the server runs
+        (truncated, overwritten, replaced) can crash it or change its vectors: a served
+        model is the file as it was at start-up until the process restarts.
+        ``memory_map=True`` keeps the tables on a memory map of the file instead (shared
+        pages, no copy, but a truncated file kills the process with SIGBUS).
+        """
+
+        def load(path: str) -> StaticModel:
+            if loader is not None:
+                return loader(path)
+            return StaticModel.from_pretrained(path, memory_map=memory_map)
+
         return cls(describe(spec.name, load(spec.path)) for spec in specs)
 
     def get(self, name: str) -> ServedModel:

@@ -76,6 +76,13 @@ def check_dimensions(value: object, dim: int, name: str) -> int | None:
     return count
 
 
+def check_flag(value: object, name: str) -> bool:
+    """``True`` or ``False`` (numpy booleans accepted)."""
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    raise InvalidArgumentError(f"{name} must be True or False, got {value!r}")
+
+
 def check_normalize(value: object, name: str = "normalize") -> bool | None:
     """``True``, ``False`` or ``None`` (the model's setting)."""
     if value is None or isinstance(value, bool | np.bool_):

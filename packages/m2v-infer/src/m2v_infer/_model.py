@@ -30,6 +30,7 @@ from m2v_infer._arguments import (
     _Unset,
     as_texts,
     check_dimensions,
+    check_flag,
     check_max_length,
     check_normalize,
     check_positive,
@@ -168,6 +169,7 @@ class StaticModel:
         max_length: int | _Unset | None = UNSET,
         vocabulary_quantization: int | None = None,
         force_download: bool = False,
+        memory_map: bool = True,
     ) -> StaticModel:
         """Load a model from a local folder or a hub id (the hub needs the ``[hub]`` extra).
 
@@ -190,6 +192,15 @@ class StaticModel:
                 seconds (about 35 s for 2,048 clusters of potion-base-8M on 2 cores).
             force_download: accepted for model2vec compatibility; has no effect (the hub
                 cache is used as ``huggingface_hub`` decides).
+            memory_map: ``True`` (default): the tables are read-only views on a memory map
+                of ``model.safetensors`` - fast to load, pages shared by every process
+                mapping the file, but the model stays backed by the file: truncating or
+                rewriting it in place while the model is in use can kill the process with
+                SIGBUS (or change its vectors).  ``False``: the file is read once into
+                process memory (one private copy per process, as large as the file, about
+                30 MB for potion-base-8M); the model then never reads the file again, and
+                nothing done to it afterwards affects the model.  Long-running services
+                should pass ``False`` (``m2v serve`` does).
 
         Raises:
             FormatError: any of m2v-format's typed errors for a bad or missing model.
@@ -200,7 +211,13 @@ class StaticModel:
         if not isinstance(max_length, _Unset):
             max_length = check_max_length(max_length)
         folder: PathLike = default_model_path() if path is None else path
-        data = load_model(folder, subfolder=subfolder, token=token, revision=revision)
+        data = load_model(
+            folder,
+            subfolder=subfolder,
+            token=token,
+            revision=revision,
+            memory_map=check_flag(memory_map, "memory_map"),
+        )
         dims = check_dimensions(dimensionality, data.dim, "dimensionality")
         if vocabulary_quantization is not None:
             clusters = check_positive(vocabulary_quantization, "vocabulary_quantization")
