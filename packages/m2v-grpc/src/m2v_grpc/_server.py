@@ -247,6 +247,7 @@ class EmbedServer:
                 for m in self.registry
             ],
             load_seconds=round(time.perf_counter() - started, 3),
+            memory_map=config.memory_map,
             metrics_port=self.metrics_port,
             http_port=self.http_port,
             health_port=self.health_port,
