@@ -49,6 +49,17 @@ BATCHES = (1, 32, 1024)
 TEXTS_PER_BATCH = {1: 2000, 32: 16384, 1024: 32768}
 """Texts each throughput measurement sends, per batch size."""
 
+PINNING: dict[str, set[int] | None] = {"server": None, "clients": None}
+"""CPU sets of the server and of the clients (``--pin``); None: wherever the kernel likes."""
+
+
+def _pinned(role: str) -> Any:
+    """A ``preexec_fn`` moving a child onto the CPUs of ``role`` (None when not pinning)."""
+    cpus = PINNING[role]
+    if cpus is None:
+        return None
+    return lambda: os.sched_setaffinity(0, cpus)
+
 
 def _texts(count: int) -> list[str]:
     from m2v_testkit import benchmark_corpus
@@ -106,6 +117,7 @@ def concurrent_http(port: int, batch: int, fmt: str, clients: int) -> dict[str, 
             stderr=subprocess.PIPE,
             text=True,
             env=ENV,
+            preexec_fn=_pinned("clients"),
         )
         for args in [[port, batch, fmt, part, clients, start_at] for part in range(clients)]
     ]
@@ -202,7 +214,14 @@ CHILDREN = {
 def run_child(kind: str, *args: Any) -> dict[str, Any]:
     """Run one child in a fresh interpreter and return its JSON result."""
     command = [sys.executable, __file__, "--child", kind, *map(str, args)]
-    result = subprocess.run(command, capture_output=True, text=True, env=ENV, check=False)
+    result = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        env=ENV,
+        check=False,
+        preexec_fn=_pinned("clients"),
+    )
     if result.returncode != 0:
         raise RuntimeError(f"child {kind} failed:\n{result.stderr}")
     return dict(json.loads(result.stdout.strip().splitlines()[-1]))
@@ -218,7 +237,12 @@ class Server:
         command = [sys.executable, "-m", "m2v_grpc", "serve", "--model", f"potion={model}"]
         command += ["--port", "0", "--http-port", "0"]
         self.process = subprocess.Popen(
-            command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=ENV
+            command,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=ENV,
+            preexec_fn=_pinned("server"),
         )
         self.port = 0
         self.http_port = 0
@@ -271,8 +295,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="rounds (median reported)")
     parser.add_argument("--calls", type=int, default=2000, help="calls per latency run")
     parser.add_argument("--markdown", action="store_true", help="print a markdown table")
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="run the server on the first half of the usable CPUs and every client on the "
+        "other half, so clients' decoding does not take the server's cores (needs >= 2)",
+    )
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.pin:
+        cpus = sorted(os.sched_getaffinity(0))
+        if len(cpus) < 2:
+            parser.error("--pin needs at least 2 usable CPUs")
+        half = len(cpus) // 2
+        PINNING["server"], PINNING["clients"] = set(cpus[:half]), set(cpus[half:])
     if args.child:
         kind, *rest = args.child
         values: list[Any] = []
@@ -325,6 +361,7 @@ def main(argv: list[str] | None = None) -> int:
 
     report: dict[str, Any] = {
         "machine": describe_machine("httpx", "starlette", "uvicorn", "orjson", "grpcio"),
+        "pinning": {role: sorted(cpus) if cpus else None for role, cpus in PINNING.items()},
         "load_average_before": load_before,
         "load_average_after": os.getloadavg(),
         "rounds": rounds,
@@ -349,7 +386,16 @@ def print_table(report: dict[str, Any]) -> None:
     """The markdown table for docs/benchmarks.md."""
     before = "/".join(f"{x:.1f}" for x in report["load_average_before"])
     after = "/".join(f"{x:.1f}" for x in report["load_average_after"])
-    print(f"\nMachine: {report['machine']}; load average before {before}, after {after}\n")
+    pinning = report["pinning"]
+    placement = (
+        f"server on CPUs {pinning['server']}, clients on CPUs {pinning['clients']}"
+        if pinning["server"]
+        else "server and clients share every CPU"
+    )
+    print(
+        f"\nMachine: {report['machine']}; {placement}; "
+        f"load average before {before}, after {after}\n"
+    )
     rates, ratios = report["rates"], report["ratio_to_stream"]
     print("| texts per request | HTTP float | HTTP base64 | gRPC unary |")
     print("|---|---|---|---|")

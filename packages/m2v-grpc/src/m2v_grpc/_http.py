@@ -8,7 +8,9 @@ HTTP and the other way round), the encoding threads, the bearer tokens, the limi
 the metrics.  uvicorn runs as a task in the gRPC server's event loop, on a socket bound
 here (with ``SO_REUSEPORT`` in a worker of ``--workers N``, whose siblings share the
 port); it installs no signal handlers and writes no logs of its own beyond warnings
-(routed to the JSON log).
+(routed to the JSON log).  With ``--tls-cert``/``--tls-key`` it speaks HTTPS with the
+gRPC port's certificate (and requires client certificates with ``--tls-client-ca``), so
+tokens go over TLS on both protocols.
 
 An embeddings request, step by step: token check (401) -> admission probe (503 loading
 or draining, 429 full; answered before the body is read) -> the body, read up to
@@ -30,6 +32,7 @@ import logging
 import math
 import os
 import socket
+import ssl
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -52,6 +55,7 @@ except ImportError as _missing:
     ) from _missing
 
 from m2v_grpc._auth import bearer_problem
+from m2v_grpc._config import TLSConfig
 from m2v_grpc._errors import (
     AuthenticationError,
     EmbedServiceError,
@@ -95,6 +99,19 @@ class _Embedded:
     characters: int
     queue_seconds: float
     compute_seconds: float
+
+
+def _tls_options(tls: TLSConfig | None) -> dict[str, Any]:
+    """uvicorn's TLS settings for the gRPC port's certificate (mutual TLS included)."""
+    if tls is None:
+        return {}
+    for path in (tls.cert, tls.key, tls.client_ca):
+        if path is not None and not path.is_file():
+            raise ServerStartError(f"cannot read TLS file {path}")
+    options: dict[str, Any] = {"ssl_certfile": str(tls.cert), "ssl_keyfile": str(tls.key)}
+    if tls.client_ca is not None:
+        options.update(ssl_ca_certs=str(tls.client_ca), ssl_cert_reqs=ssl.CERT_REQUIRED)
+    return options
 
 
 class _Uvicorn(uvicorn.Server):
@@ -188,6 +205,7 @@ class HTTPEndpoint:
         server = _Uvicorn(
             uvicorn.Config(
                 self.app,
+                **_tls_options(config.tls),
                 lifespan="off",
                 log_config=None,
                 access_log=False,
