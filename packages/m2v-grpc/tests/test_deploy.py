@@ -44,7 +44,7 @@ def test_manifest_sends_tokens_only_over_tls_and_probes_the_health_port() -> Non
     assert args.tls_cert is not None
     assert args.tls_key is not None
     assert args.health_port not in (None, args.port)
-    assert args.http_port is None  # the HTTP endpoint has no TLS: not enabled here
+    assert args.http_port is None  # the example serves gRPC only
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     assert ports["grpc"] == args.port
     assert ports["health"] == args.health_port
