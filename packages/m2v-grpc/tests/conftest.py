@@ -63,6 +63,12 @@ class GatedModel(StaticModel):
         self.gate.wait(20)
         return super().encode(*args, **kwargs)
 
+    def encode_with_token_count(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        self.calls += 1
+        self.entered.set()
+        self.gate.wait(20)
+        return super().encode_with_token_count(*args, **kwargs)
+
 
 def gated(path: Path) -> GatedModel:
     """Load ``path`` as a :class:`GatedModel` (gate closed)."""

@@ -43,6 +43,18 @@ class ServedModel:
         )
         return np.asarray(vectors, dtype=np.float32).reshape(len(texts), dimensions)
 
+    def encode_counted(
+        self, texts: Sequence[str], *, max_length: int | None, normalize: bool, dimensions: int
+    ) -> tuple[npt.NDArray[np.float32], int]:
+        """:meth:`encode`, plus the number of token ids pooled over all texts (for usage)."""
+        vectors, tokens = self.model.encode_with_token_count(
+            list(texts),
+            max_length=max_length,
+            normalize=normalize,
+            dimensions=None if dimensions == self.dims else dimensions,
+        )
+        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), dimensions), tokens
+
     def tokenize(self, texts: Sequence[str], *, max_length: int | None) -> list[list[int]]:
         """Token ids each text pools (truncated to ``max_length``, unknown ids dropped)."""
         return self.model.tokenize(list(texts), max_length=max_length)

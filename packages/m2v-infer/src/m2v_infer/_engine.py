@@ -88,10 +88,12 @@ class Engine:
         *,
         offset: int = 0,
         out: FloatMatrix | None = None,
+        tally: list[int] | None = None,
     ) -> FloatMatrix:
         """Un-normalized mean vectors ``[len(texts), dim]`` in float32 (I2-I6).
 
         Written into ``out`` when given (``[len(texts), dim]`` float32, e.g. shared memory).
+        ``tally``, when given, gets the number of token ids pooled over all texts appended.
         """
         batch = list(texts)
         try:
@@ -99,6 +101,8 @@ class Engine:
                 ids, counts, order = self.encoder.segments(batch, max_length)
         except Exception as error:
             raise self._text_error(batch, error, offset) from None
+        if tally is not None:
+            tally.append(int(ids.size))
         if out is None:
             out = np.empty((len(batch), self.dim), dtype=np.float32)
         return mean_pool(self.rows, ids, counts, out=out, where=order)

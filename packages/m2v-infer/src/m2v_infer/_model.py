@@ -665,6 +665,34 @@ class StaticModel:
             result.extend(rows[np.asarray(row, dtype=np.intp)] for row in ids)
         return result[0] if single else result
 
+    def encode_with_token_count(
+        self,
+        sentences: Iterable[str],
+        *,
+        max_length: int | _Unset | None = UNSET,
+        normalize: bool | None = None,
+        dimensions: int | None = None,
+    ) -> tuple[npt.NDArray[np.float32], int]:
+        """Embed texts as one batch in this thread, and count the tokens that were pooled.
+
+        For services that report usage (the OpenAI-compatible endpoint's
+        ``usage.prompt_tokens``): the vectors are those of :meth:`encode` with the same
+        arguments (``[n, dims]`` float32), and the count is the number of token ids
+        averaged over all texts, after the cuts and without unknown ids (the lengths of
+        :meth:`tokenize`'s lists, summed), taken while encoding at no extra cost.
+
+        Raises:
+            InvalidInputError: a text is not a string, or the tokenizer refuses it.
+            InvalidArgumentError: an argument is out of range.
+        """
+        settings = self._settings(max_length, normalize, dimensions)
+        texts, _ = as_texts(sentences)
+        batch = list(texts)
+        tally: list[int] = []
+        pooled = self._get_engine().pool(checked_texts(batch, 0), settings.max_length, tally=tally)
+        vectors = finish(pooled, dimensions=settings.dimensions, normalize=settings.normalize)
+        return vectors, sum(tally)
+
     def tokenize(
         self, sentences: str | Iterable[str], *, max_length: int | _Unset | None = UNSET
     ) -> list[list[int]]:
