@@ -152,11 +152,12 @@ async def test_oversized_message_is_refused(
         await assert_serving(server)
 
 
-async def test_corrupt_wire_bytes(server, chan, assert_serving) -> None:
+async def test_corrupt_wire_bytes(server, chan, assert_serving, trailing) -> None:
     raw = chan.unary_unary("/m2v.embed.v1.EmbedService/Embed")  # no serializer: bytes go as-is
     with pytest.raises(grpc.RpcError) as caught:
         await raw(b"\x0a\xff\xff\xff\xff\x0f", timeout=10)  # a length prefix far beyond the data
-    assert caught.value.code() in (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT  # parsed by the server
+    assert trailing(caught.value, "m2v-error-code") == "malformed-request"
     await assert_serving(server)
 
 

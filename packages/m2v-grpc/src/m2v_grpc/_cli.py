@@ -172,6 +172,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     http.add_argument(
         "--http-host", default=None, help="address for the HTTP endpoint (default: --host)"
     )
+    ops.add_argument(
+        "--otel",
+        action="store_true",
+        help="OpenTelemetry tracing spans per call and stream message (m2v.embed, "
+        "m2v.tokenize, m2v.embed_stream[.message], m2v.http.embeddings) through the global "
+        "tracer provider, e.g. under opentelemetry-instrument; needs the extra m2v-grpc[otel]",
+    )
     ops.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
 
 
@@ -239,6 +246,7 @@ def build_config(args: argparse.Namespace) -> Any:
         health_host=args.health_host,
         max_health_streams=args.max_health_streams,
         memory_map=args.memory_map,
+        otel=args.otel,
         **extra,
     )
 

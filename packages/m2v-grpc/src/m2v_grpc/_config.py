@@ -127,6 +127,9 @@ class ServerConfig:
     --memory-map``) instead of a copy in each process's memory.  Saves the copy (one per
     process), but truncating or rewriting a served ``model.safetensors`` in place then
     kills the process with SIGBUS; see docs/grpc.md, "Model files under a running server"."""
+    otel: bool = False
+    """OpenTelemetry tracing spans (``m2v serve --otel``) through the global tracer
+    provider; needs the extra ``m2v-grpc[otel]`` (checked at start-up)."""
 
     def __post_init__(self) -> None:
         if not self.models:

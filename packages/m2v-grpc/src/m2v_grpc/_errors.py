@@ -106,6 +106,13 @@ class TextTooLongError(InvalidRequestError):
     code = "text-too-long"
 
 
+class MalformedRequestError(InvalidRequestError):
+    """The bytes of a request (or stream message) do not parse as the request message:
+    a corrupt wire format, or invalid UTF-8 in a ``string`` field."""
+
+    code = "malformed-request"
+
+
 class InvalidDimensionsError(InvalidRequestError):
     """``dimensions`` is 0 or larger than the model's dimensions."""
 
@@ -212,6 +219,7 @@ ALL_ERRORS: tuple[type[EmbedServiceError], ...] = (
     TooManyItemsError,
     InvalidUTF8Error,
     TextTooLongError,
+    MalformedRequestError,
     InvalidDimensionsError,
     InvalidMaxLengthError,
     InvalidDtypeError,

@@ -78,6 +78,7 @@ from m2v_grpc._openai import (
     parse_embeddings_request,
 )
 from m2v_grpc._ports import format_address
+from m2v_grpc._tracing import Span
 
 if TYPE_CHECKING:
     from m2v_grpc._server import EmbedServer
@@ -282,9 +283,11 @@ class HTTPEndpoint:
         metrics.worker_requests.inc()
         return response
 
-    def _error(self, route: str, error: EmbedServiceError) -> Response:
+    def _error(self, route: str, error: EmbedServiceError, span: Span | None = None) -> Response:
         reply = error_reply(error)
         self._server.metrics.item_errors.labels(error.code).inc()
+        if span is not None:
+            span.fail(error.code, server_fault=reply.status >= 500)
         return self._finish(route, self._reply(reply))
 
     @staticmethod
@@ -299,7 +302,16 @@ class HTTPEndpoint:
     # -- routes ------------------------------------------------------------------------
 
     async def embeddings(self, request: Request) -> Response:
-        """``POST /v1/embeddings``."""
+        """``POST /v1/embeddings`` (a span ``m2v.http.embeddings`` when tracing is on)."""
+        attributes = {"http.request.method": "POST", "http.route": EMBEDDINGS}
+        with self._server.tracing.span(
+            "m2v.http.embeddings", attributes, carrier=request.headers
+        ) as span:
+            response = await self._embeddings(request, span)
+            span.set("http.response.status_code", response.status_code)
+            return response
+
+    async def _embeddings(self, request: Request, span: Span) -> Response:
         received = time.perf_counter()
         server = self._server
         try:
@@ -311,7 +323,7 @@ class HTTPEndpoint:
             if isinstance(error, OverloadedError | UnavailableError):
                 reason = "overloaded" if isinstance(error, OverloadedError) else "unavailable"
                 server.metrics.rejections.labels(reason).inc()
-            return self._error(EMBEDDINGS, error)
+            return self._error(EMBEDDINGS, error, span)
         except ClientDisconnect:
             return self._finish(EMBEDDINGS, Response(status_code=499))
         admitted = time.perf_counter()
@@ -322,16 +334,21 @@ class HTTPEndpoint:
             loop = asyncio.get_running_loop()
             done = await loop.run_in_executor(self._executor, self._embed, body, admitted)
         except EmbedServiceError as error:
-            return self._error(EMBEDDINGS, error)
+            return self._error(EMBEDDINGS, error, span)
         except Exception as error:  # a bug or a model fault: keep serving, answer 500
             log_event("http.internal_error", logging.ERROR, route=EMBEDDINGS, error=repr(error))
-            return self._error(EMBEDDINGS, InternalServerError("internal error"))
+            return self._error(EMBEDDINGS, InternalServerError("internal error"), span)
         finally:
             in_flight.dec()
             server.admission.release()
             metrics.latency.labels(EMBEDDINGS).observe(time.perf_counter() - received)
         metrics.items.labels(EMBEDDINGS, done.model).inc(done.texts)
         metrics.compute.labels(EMBEDDINGS).observe(done.compute_seconds)
+        if span.recording:
+            started = admitted + done.queue_seconds
+            span.set_many({"m2v.model": done.model, "m2v.items": done.texts})
+            span.phase("m2v.queue", admitted, started)
+            span.phase("m2v.compute", started, started + done.compute_seconds)
         headers = {
             "x-queue-time": _ms(done.queue_seconds),
             "x-compute-time": _ms(done.compute_seconds),

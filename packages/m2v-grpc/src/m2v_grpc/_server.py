@@ -40,14 +40,15 @@ from m2v_grpc._admission import Admission
 from m2v_grpc._auth import BearerTokenInterceptor
 from m2v_grpc._config import ServerConfig, TLSConfig
 from m2v_grpc._errors import ConfigError, ServerStartError
-from m2v_grpc._generated.m2v.embed.v1 import embed_pb2, embed_pb2_grpc
+from m2v_grpc._generated.m2v.embed.v1 import embed_pb2
 from m2v_grpc._logging import log_event
 from m2v_grpc._metrics import Metrics
 from m2v_grpc._models import ModelRegistry
 from m2v_grpc._ports import format_address
 from m2v_grpc._reflection import enable_reflection
-from m2v_grpc._servicer import EmbedServicer
+from m2v_grpc._servicer import EmbedServicer, add_to_server
 from m2v_grpc._stream_budget import StreamBudget, StreamBudgetInterceptor
+from m2v_grpc._tracing import Tracing
 
 if TYPE_CHECKING:
     from m2v_grpc._http import HTTPEndpoint
@@ -116,6 +117,8 @@ class EmbedServer:
         self.metrics = Metrics(worker=worker or 0)
         self.admission = Admission(config.limits.max_concurrent_requests)
         self.health = HealthServicer()
+        self.tracing = Tracing(config.otel)
+        """Spans of this server (``config.otel``; MissingDependencyError without the extra)."""
         self._executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=config.workers, thread_name_prefix="m2v-grpc-worker"
         )
@@ -182,9 +185,15 @@ class EmbedServer:
             + RESERVED_RPCS,
         )
         self.servicer = EmbedServicer(
-            None, config.limits, self._executor, self.admission, self.metrics, server_version()
+            None,
+            config.limits,
+            self._executor,
+            self.admission,
+            self.metrics,
+            server_version(),
+            tracing=self.tracing,
         )
-        embed_pb2_grpc.add_EmbedServiceServicer_to_server(self.servicer, server)
+        add_to_server(self.servicer, server)  # requests parsed by the servicer (malformed: 400)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         if config.reflection:
             enable_reflection(

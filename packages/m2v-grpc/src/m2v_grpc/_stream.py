@@ -13,8 +13,15 @@ futures in order and writes each response, giving the slot back after the write.
   response: the client knows they were not processed and can resend them.
 
 Cancellation (client gone, deadline) reaches the handler as ``CancelledError`` at its
-next await; ``finally`` cancels the reader and every queued future (work not yet started
-on a worker is dropped, running work finishes and is discarded).
+next await, or, when it comes while a response is being written (or a message read),
+as a failed write (read): :class:`ClientGoneError`.  ``finally`` cancels the reader and every
+queued future (work not yet started on a worker is dropped, running work finishes and is
+discarded).
+
+Request messages are read as raw bytes (the handler is registered without a request
+deserializer) and parsed on the worker thread with the rest of the message's work: a
+message that does not parse fails alone (``ERROR_CODE_MALFORMED_REQUEST``) instead of
+ending the stream with UNKNOWN.
 """
 
 from __future__ import annotations
@@ -32,8 +39,13 @@ DRAINED_METADATA_KEY = "m2v-drained"
 """Trailing metadata set to ``"1"`` when the server ended the stream because it is draining."""
 
 Submit = Callable[
-    [embed_pb2.EmbedStreamRequest, int], "asyncio.Future[embed_pb2.EmbedStreamResponse]"
+    [embed_pb2.EmbedStreamRequest | bytes, int], "asyncio.Future[embed_pb2.EmbedStreamResponse]"
 ]
+
+
+class ClientGoneError(Exception):
+    """A read or write of the call failed under the server: the client cancelled, its
+    deadline passed or the connection broke.  A client fault, not a server fault."""
 
 
 class StreamSession:
@@ -68,7 +80,10 @@ class StreamSession:
                 await self._slots.acquire()
                 if self.draining:  # set by stop_reading() while we waited
                     break
-                request = await self._context.read()
+                try:
+                    request = await self._context.read()
+                except aio.InternalError as error:
+                    raise ClientGoneError(f"reading the next message failed: {error!r}") from error
                 if request is aio.EOF:  # half-close, or a client cancellation seen as one
                     break
                 self._queue.put_nowait(self._submit(request, self.accepted))
@@ -85,7 +100,10 @@ class StreamSession:
         try:
             while (future := await self._queue.get()) is not None:
                 response = await future
-                await self._context.write(response)
+                try:
+                    await self._context.write(response)
+                except aio.InternalError as error:
+                    raise ClientGoneError(f"writing a response failed: {error!r}") from error
                 self.answered += 1
                 self._slots.release()
             await self._reader  # surfaces an unexpected reader failure

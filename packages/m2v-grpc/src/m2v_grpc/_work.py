@@ -9,9 +9,18 @@ reports it inside the response.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
+from google.protobuf.message import DecodeError, Message
+
 from m2v_grpc._codec import DTYPE_NUMBERS, Packed, pack
 from m2v_grpc._config import Limits
-from m2v_grpc._errors import EmbedServiceError, InvalidRequestError, proto_enum_name
+from m2v_grpc._errors import (
+    EmbedServiceError,
+    InvalidRequestError,
+    MalformedRequestError,
+    proto_enum_name,
+)
 from m2v_grpc._generated.m2v.embed.v1 import embed_pb2
 from m2v_grpc._models import ModelRegistry
 from m2v_grpc._validation import (
@@ -22,6 +31,21 @@ from m2v_grpc._validation import (
     resolve_max_length,
     resolve_options,
 )
+
+_Message = TypeVar("_Message", bound=Message)
+
+
+def parse(message_type: type[_Message], payload: _Message | bytes) -> _Message:
+    """The request message of ``payload``: raw bytes from the wire are parsed here, on the
+    worker thread, so that bytes which do not parse become :class:`MalformedRequestError`
+    (INVALID_ARGUMENT) instead of grpc's UNKNOWN."""
+    if not isinstance(payload, bytes):
+        return payload
+    try:
+        return message_type.FromString(payload)
+    except DecodeError as error:
+        name = message_type.DESCRIPTOR.full_name
+        raise MalformedRequestError(f"the request does not parse as {name}: {error}") from error
 
 
 def error_message(error: EmbedServiceError) -> embed_pb2.Error:
@@ -54,9 +78,10 @@ def _encode(settings: EncodeSettings, texts: list[str]) -> embed_pb2.Embeddings:
 
 
 def embed(
-    request: embed_pb2.EmbedRequest, registry: ModelRegistry, limits: Limits
+    payload: embed_pb2.EmbedRequest | bytes, registry: ModelRegistry, limits: Limits
 ) -> embed_pb2.EmbedResponse:
     """Unary Embed: all texts or nothing (the first bad text raises)."""
+    request = parse(embed_pb2.EmbedRequest, payload)
     check_count(len(request.texts), limits)
     settings = resolve_options(request.options, registry)
     texts = decode_texts(list(request.texts), limits)
@@ -64,11 +89,16 @@ def embed(
 
 
 def embed_stream_message(
-    request: embed_pb2.EmbedStreamRequest, sequence: int, registry: ModelRegistry, limits: Limits
+    payload: embed_pb2.EmbedStreamRequest | bytes,
+    sequence: int,
+    registry: ModelRegistry,
+    limits: Limits,
 ) -> embed_pb2.EmbedStreamResponse:
-    """One EmbedStream message: bad options or counts fail the message, bad texts their item."""
+    """One EmbedStream message: unparsable bytes, bad options or counts fail the message,
+    bad texts their item."""
     response = embed_pb2.EmbedStreamResponse(sequence=sequence)
     try:
+        request = parse(embed_pb2.EmbedStreamRequest, payload)
         check_count(len(request.items), limits)
         settings = resolve_options(request.options, registry)
     except EmbedServiceError as error:
@@ -95,9 +125,10 @@ def embed_stream_message(
 
 
 def tokenize(
-    request: embed_pb2.TokenizeRequest, registry: ModelRegistry, limits: Limits
+    payload: embed_pb2.TokenizeRequest | bytes, registry: ModelRegistry, limits: Limits
 ) -> embed_pb2.TokenizeResponse:
     """Tokenize: the token ids each text pools, all texts or nothing."""
+    request = parse(embed_pb2.TokenizeRequest, payload)
     check_count(len(request.texts), limits)
     model = registry.get(request.model)
     max_length = resolve_max_length(model, request.HasField("max_length"), int(request.max_length))

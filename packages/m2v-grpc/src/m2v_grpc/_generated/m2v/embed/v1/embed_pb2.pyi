@@ -107,6 +107,11 @@ class _ErrorCodeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorCode.V
     """DEADLINE_EXCEEDED: the deadline passed before the work was done."""
     ERROR_CODE_TEXT_TOO_LONG: _ErrorCode.ValueType  # 13
     """INVALID_ARGUMENT: a text is longer than `Limits.max_text_bytes`."""
+    ERROR_CODE_MALFORMED_REQUEST: _ErrorCode.ValueType  # 14
+    """INVALID_ARGUMENT: the bytes of a request (or stream message) do not parse as the
+    request message: a corrupt wire format, or invalid UTF-8 in a `string` field such as
+    `EmbedOptions.model`. Inside EmbedStream only that message fails.
+    """
 
 class ErrorCode(_ErrorCode, metaclass=_ErrorCodeEnumTypeWrapper):
     """Stable, machine-readable reasons for a failure. Names never change once released."""
@@ -139,6 +144,11 @@ ERROR_CODE_DEADLINE_EXCEEDED: ErrorCode.ValueType  # 12
 """DEADLINE_EXCEEDED: the deadline passed before the work was done."""
 ERROR_CODE_TEXT_TOO_LONG: ErrorCode.ValueType  # 13
 """INVALID_ARGUMENT: a text is longer than `Limits.max_text_bytes`."""
+ERROR_CODE_MALFORMED_REQUEST: ErrorCode.ValueType  # 14
+"""INVALID_ARGUMENT: the bytes of a request (or stream message) do not parse as the
+request message: a corrupt wire format, or invalid UTF-8 in a `string` field such as
+`EmbedOptions.model`. Inside EmbedStream only that message fails.
+"""
 Global___ErrorCode: _TypeAlias = ErrorCode  # noqa: Y015
 
 @_typing.final
@@ -419,6 +429,7 @@ class EmbedStreamResponse(_message.Message):
     ERRORS_FIELD_NUMBER: _builtins.int
     ERROR_FIELD_NUMBER: _builtins.int
     MODEL_FIELD_NUMBER: _builtins.int
+    TIMING_FIELD_NUMBER: _builtins.int
     sequence: _builtins.int
     """0-based position of the answered request message in the stream."""
     model: _builtins.str
@@ -441,6 +452,10 @@ class EmbedStreamResponse(_message.Message):
         no item of it was embedded and `ids` and `errors` are empty.
         """
 
+    @_builtins.property
+    def timing(self) -> Global___Timing:
+        """Server-side time spent on this message. Unset by servers that do not measure it."""
+
     def __init__(
         self,
         *,
@@ -450,14 +465,46 @@ class EmbedStreamResponse(_message.Message):
         errors: _abc.Iterable[Global___ItemError] | None = ...,
         error: Global___Error | None = ...,
         model: _builtins.str = ...,
+        timing: Global___Timing | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["embeddings", b"embeddings", "error", b"error"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["embeddings", b"embeddings", "error", b"error", "timing", b"timing"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["embeddings", b"embeddings", "error", b"error", "errors", b"errors", "ids", b"ids", "model", b"model", "sequence", b"sequence"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["embeddings", b"embeddings", "error", b"error", "errors", b"errors", "ids", b"ids", "model", b"model", "sequence", b"sequence", "timing", b"timing"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___EmbedStreamResponse: _TypeAlias = EmbedStreamResponse  # noqa: Y015
+
+@_typing.final
+class Timing(_message.Message):
+    """Server-side time spent on one request (message), in milliseconds. Unary calls carry
+    the same values in the trailing metadata `m2v-queue-ms`, `m2v-compute-ms` and
+    `m2v-total-ms`.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUEUE_MS_FIELD_NUMBER: _builtins.int
+    COMPUTE_MS_FIELD_NUMBER: _builtins.int
+    queue_ms: _builtins.float
+    """From the message being read (unary: the call being admitted) until its work started
+    on an encoding thread: time spent waiting for a thread.
+    """
+    compute_ms: _builtins.float
+    """On the encoding thread: parsing, UTF-8 decoding, tokenization, pooling and packing."""
+    def __init__(
+        self,
+        *,
+        queue_ms: _builtins.float = ...,
+        compute_ms: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["compute_ms", b"compute_ms", "queue_ms", b"queue_ms"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Timing: _TypeAlias = Timing  # noqa: Y015
 
 @_typing.final
 class TokenizeRequest(_message.Message):

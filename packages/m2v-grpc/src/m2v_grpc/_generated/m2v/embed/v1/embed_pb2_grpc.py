@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from m2v_grpc._generated.m2v.embed.v1 import embed_pb2 as m2v__grpc_dot___generated_dot_m2v_dot_embed_dot_v1_dot_embed__pb2
+from m2v_grpc._generated.m2v.embed.v1 import embed_pb2 as m2v_dot_embed_dot_v1_dot_embed__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -18,7 +18,7 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in m2v_grpc/_generated/m2v/embed/v1/embed_pb2_grpc.py depends on'
+        + ' but the generated code in m2v/embed/v1/embed_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
@@ -37,23 +37,23 @@ class EmbedServiceStub:
         """
         self.Embed = channel.unary_unary(
                 '/m2v.embed.v1.EmbedService/Embed',
-                request_serializer=m2v__grpc_dot___generated_dot_m2v_dot_embed_dot_v1_dot_embed__pb2.EmbedRequest.SerializeToString,
-                response_deserializer=m2v__grpc_dot___generated_dot_m2v_dot_embed_dot_v1_dot_embed__pb2.EmbedResponse.FromString,
+                request_serializer=m2v_dot_embed_dot_v1_dot_embed__pb2.EmbedRequest.SerializeToString,
+                response_deserializer=m2v_dot_embed_dot_v1_dot_embed__pb2.EmbedResponse.FromString,
                 _registered_method=True)
         self.EmbedStream = channel.stream_stream(
                 '/m2v.embed.v1.EmbedService/EmbedStream',
-                request_serializer=m2v__grpc_dot___generated_dot_m2v_dot_embed_dot_v1_dot_embed__pb2.EmbedStreamRequest.SerializeToString,
-                response_deserializer=m2v__grpc_dot___generated_dot_m2v_dot_embed_dot_v1_dot_embed__pb2.EmbedStreamResponse.FromString,
+                request_serializer=m2v_dot_embed_dot_v1_dot_embed__pb2.EmbedStreamRequest.SerializeToString,
+                response_deserializer=m2v_dot_embed_dot_v1_dot_embed__pb2.EmbedStreamResponse.FromString,
                 _registered_method=True)
         self.Tokenize = channel.unary_unary(
                 '/m2v.embed.v1.EmbedService/Tokenize',
-                request_serializer=m2v__grpc_dot___generated_dot_m2v_dot_embed_dot_v1_dot_embed__pb2.TokenizeRequest.SerializeToString,
-                response_deserializer=m2v__grpc_dot___generated_dot_m2v_dot_embed_dot_v1_dot_embed__pb2.TokenizeResponse.FromString,
+                request_serializer=m2v_dot_embed_dot_v1_dot_embed__pb2.TokenizeRequest.SerializeToString,
+                response_deserializer=m2v_dot_embed_dot_v1_dot_embed__pb2.TokenizeResponse.FromString,
                 _registered_method=True)
         self.GetInfo = channel.unary_unary(
                 '/m2v.embed.v1.EmbedService/GetInfo',
-                request_serializer=m2v__grpc_dot___generated_dot_m2v_dot_embed_dot_v1_dot_embed__pb2.GetInfoRequest.SerializeToString,
-                response_deserializer=m2v__grpc_dot___generated_dot_m2v_dot_embed_dot_v1_dot_embed__pb2.GetInfoResponse.FromString,
+                request_serializer=m2v_dot_embed_dot_v1_dot_embed__pb2.GetInfoRequest.SerializeToString,
+                response_deserializer=m2v_dot_embed_dot_v1_dot_embed__pb2.GetInfoResponse.FromString,
                 _registered_method=True)
 
 
@@ -100,23 +100,23 @@ def add_EmbedServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'Embed': grpc.unary_unary_rpc_method_handler(
                     servicer.Embed,
-                    request_deserializer=m2v__grpc_dot___generated_dot_m2v_dot_embed_dot_v1_dot_embed__pb2.EmbedRequest.FromString,
-                    response_serializer=m2v__grpc_dot___generated_dot_m2v_dot_embed_dot_v1_dot_embed__pb2.EmbedResponse.SerializeToString,
+                    request_deserializer=m2v_dot_embed_dot_v1_dot_embed__pb2.EmbedRequest.FromString,
+                    response_serializer=m2v_dot_embed_dot_v1_dot_embed__pb2.EmbedResponse.SerializeToString,
             ),
             'EmbedStream': grpc.stream_stream_rpc_method_handler(
                     servicer.EmbedStream,
-                    request_deserializer=m2v__grpc_dot___generated_dot_m2v_dot_embed_dot_v1_dot_embed__pb2.EmbedStreamRequest.FromString,
-                    response_serializer=m2v__grpc_dot___generated_dot_m2v_dot_embed_dot_v1_dot_embed__pb2.EmbedStreamResponse.SerializeToString,
+                    request_deserializer=m2v_dot_embed_dot_v1_dot_embed__pb2.EmbedStreamRequest.FromString,
+                    response_serializer=m2v_dot_embed_dot_v1_dot_embed__pb2.EmbedStreamResponse.SerializeToString,
             ),
             'Tokenize': grpc.unary_unary_rpc_method_handler(
                     servicer.Tokenize,
-                    request_deserializer=m2v__grpc_dot___generated_dot_m2v_dot_embed_dot_v1_dot_embed__pb2.TokenizeRequest.FromString,
-                    response_serializer=m2v__grpc_dot___generated_dot_m2v_dot_embed_dot_v1_dot_embed__pb2.TokenizeResponse.SerializeToString,
+                    request_deserializer=m2v_dot_embed_dot_v1_dot_embed__pb2.TokenizeRequest.FromString,
+                    response_serializer=m2v_dot_embed_dot_v1_dot_embed__pb2.TokenizeResponse.SerializeToString,
             ),
             'GetInfo': grpc.unary_unary_rpc_method_handler(
                     servicer.GetInfo,
-                    request_deserializer=m2v__grpc_dot___generated_dot_m2v_dot_embed_dot_v1_dot_embed__pb2.GetInfoRequest.FromString,
-                    response_serializer=m2v__grpc_dot___generated_dot_m2v_dot_embed_dot_v1_dot_embed__pb2.GetInfoResponse.SerializeToString,
+                    request_deserializer=m2v_dot_embed_dot_v1_dot_embed__pb2.GetInfoRequest.FromString,
+                    response_serializer=m2v_dot_embed_dot_v1_dot_embed__pb2.GetInfoResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -145,8 +145,8 @@ class EmbedService:
             request,
             target,
             '/m2v.embed.v1.EmbedService/Embed',
-            m2v__grpc_dot___generated_dot_m2v_dot_embed_dot_v1_dot_embed__pb2.EmbedRequest.SerializeToString,
-            m2v__grpc_dot___generated_dot_m2v_dot_embed_dot_v1_dot_embed__pb2.EmbedResponse.FromString,
+            m2v_dot_embed_dot_v1_dot_embed__pb2.EmbedRequest.SerializeToString,
+            m2v_dot_embed_dot_v1_dot_embed__pb2.EmbedResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -172,8 +172,8 @@ class EmbedService:
             request_iterator,
             target,
             '/m2v.embed.v1.EmbedService/EmbedStream',
-            m2v__grpc_dot___generated_dot_m2v_dot_embed_dot_v1_dot_embed__pb2.EmbedStreamRequest.SerializeToString,
-            m2v__grpc_dot___generated_dot_m2v_dot_embed_dot_v1_dot_embed__pb2.EmbedStreamResponse.FromString,
+            m2v_dot_embed_dot_v1_dot_embed__pb2.EmbedStreamRequest.SerializeToString,
+            m2v_dot_embed_dot_v1_dot_embed__pb2.EmbedStreamResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -199,8 +199,8 @@ class EmbedService:
             request,
             target,
             '/m2v.embed.v1.EmbedService/Tokenize',
-            m2v__grpc_dot___generated_dot_m2v_dot_embed_dot_v1_dot_embed__pb2.TokenizeRequest.SerializeToString,
-            m2v__grpc_dot___generated_dot_m2v_dot_embed_dot_v1_dot_embed__pb2.TokenizeResponse.FromString,
+            m2v_dot_embed_dot_v1_dot_embed__pb2.TokenizeRequest.SerializeToString,
+            m2v_dot_embed_dot_v1_dot_embed__pb2.TokenizeResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -226,8 +226,8 @@ class EmbedService:
             request,
             target,
             '/m2v.embed.v1.EmbedService/GetInfo',
-            m2v__grpc_dot___generated_dot_m2v_dot_embed_dot_v1_dot_embed__pb2.GetInfoRequest.SerializeToString,
-            m2v__grpc_dot___generated_dot_m2v_dot_embed_dot_v1_dot_embed__pb2.GetInfoResponse.FromString,
+            m2v_dot_embed_dot_v1_dot_embed__pb2.GetInfoRequest.SerializeToString,
+            m2v_dot_embed_dot_v1_dot_embed__pb2.GetInfoResponse.FromString,
             options,
             channel_credentials,
             insecure,
