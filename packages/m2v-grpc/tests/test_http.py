@@ -120,7 +120,10 @@ async def test_openai_client_vectors_equal_in_process_encoding(
     assert floats.model == default.model == single.model == "potion"
     assert floats.object == "list"
     assert floats.data[0].object == "embedding"
-    assert floats.usage.prompt_tokens == floats.usage.total_tokens == 0
+    pooled = sum(len(ids) for ids in potion.tokenize(texts))
+    assert floats.usage.prompt_tokens == floats.usage.total_tokens == pooled
+    assert default.usage.prompt_tokens == pooled
+    assert single.usage.prompt_tokens == len(potion.tokenize(texts[3])[0])
     np.testing.assert_allclose(vectors(floats), expected, rtol=0, atol=1e-6)
     np.testing.assert_allclose(vectors(default), expected, rtol=0, atol=1e-6)
     np.testing.assert_allclose(vectors(single)[0], expected[3], rtol=0, atol=1e-6)
@@ -168,6 +171,9 @@ async def test_raw_float_and_base64_bodies_and_timing_headers(
             assert float(answer.headers[header]) >= 0.0
         assert float(answer.headers["x-total-time"]) >= float(answer.headers["x-compute-time"])
         assert int(answer.headers["x-compute-characters"]) == sum(map(len, batch))
+        tokens = answer.json()["usage"]["prompt_tokens"]
+        assert tokens > len(batch)
+        assert int(answer.headers["x-compute-tokens"]) == tokens
     floats = np.array([row["embedding"] for row in answers["float"].json()["data"]])
     decoded = np.array(
         [

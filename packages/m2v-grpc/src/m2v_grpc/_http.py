@@ -18,7 +18,8 @@ or draining, 429 full; answered before the body is read) -> the body, read up to
 checks (400, 404), tokenization and pooling, the response body -> the slot back.
 Responses carry timing headers (milliseconds): ``x-queue-time`` (slot taken until the
 work starts on a worker thread), ``x-compute-time`` (on the worker thread),
-``x-total-time`` (request received until response ready), and ``x-compute-characters``.
+``x-total-time`` (request received until response ready), ``x-compute-characters`` and
+``x-compute-tokens`` (the token ids pooled, also ``usage.prompt_tokens``).
 
 Imported only when the endpoint is on: it needs the extra ``m2v-grpc[http]``.
 """
@@ -98,6 +99,7 @@ class _Embedded:
     model: str
     texts: int
     characters: int
+    tokens: int
     queue_seconds: float
     compute_seconds: float
 
@@ -354,6 +356,7 @@ class HTTPEndpoint:
             "x-compute-time": _ms(done.compute_seconds),
             "x-total-time": _ms(time.perf_counter() - received),
             "x-compute-characters": str(done.characters),
+            "x-compute-tokens": str(done.tokens),
         }
         return self._finish(EMBEDDINGS, Response(done.body, 200, headers, media_type=JSON))
 
@@ -364,20 +367,21 @@ class HTTPEndpoint:
         assert server.registry is not None  # admitted: the models are loaded
         request = parse_embeddings_request(body, server.registry, server.config.limits)
         served = request.model
-        vectors = served.encode(
+        vectors, tokens = served.encode_counted(
             request.texts,
             max_length=served.max_tokens,
             normalize=served.normalize_default,
             dimensions=request.dimensions,
         )
         rendered = embeddings_body(
-            vectors, base64_format=request.base64, model=served.name, tokens=0
+            vectors, base64_format=request.base64, model=served.name, tokens=tokens
         )
         return _Embedded(
             body=rendered,
             model=served.name,
             texts=len(request.texts),
             characters=sum(map(len, request.texts)),
+            tokens=tokens,
             queue_seconds=started - admitted,
             compute_seconds=time.perf_counter() - started,
         )
