@@ -90,8 +90,10 @@ def test_signatures() -> None:
         "token",
         "revision",
         "check_values",
+        "memory_map",
     ]
     assert load.parameters["check_values"].default is True
+    assert load.parameters["memory_map"].default is True
     save = inspect.signature(m2v_format.save_model)
     assert list(save.parameters) == ["folder", "model", "overwrite", "card"]
     encode = inspect.signature(m2v_format.reference_encode)
