@@ -39,11 +39,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from typing import Any
 
@@ -168,44 +166,23 @@ class Server:
     ``/metrics`` on a free port (None: neither flag, the defaults)."""
 
     def __init__(self, model: str, workers: int | None = None) -> None:
-        command = [sys.executable, "-m", "m2v_grpc", "serve", "--model", f"potion={model}"]
-        command += ["--port", "0"]
-        if workers is not None:
-            command += ["--workers", str(workers), "--metrics-port", "0"]
-            command += ["--metrics-host", "127.0.0.1"]
-        self.process = subprocess.Popen(
-            command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=ENV
-        )
-        self.port = 0
-        self.metrics_port: int | None = None
-        self.pids = [self.process.pid]
-        self.ready = threading.Event()
-        threading.Thread(target=self._read, daemon=True).start()
-        if not self.ready.wait(120):
-            raise RuntimeError("server did not start")
+        from m2v_testkit import ServeProcess
 
-    def _read(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if record.get("event") == "worker.started":
-                self.pids.append(int(record["pid"]))
-            if record.get("event") == "server.serving":
-                self.port = int(str(record["address"]).rsplit(":", 1)[1])
-                self.metrics_port = record.get("metrics_port")
-                self.ready.set()
+        args = ["--model", f"potion={model}", "--port", "0"]
+        if workers is not None:
+            args += ["--workers", str(workers), "--metrics-port", "0"]
+            args += ["--metrics-host", "127.0.0.1"]
+        self.process = ServeProcess(args)
+        serving = self.process.serving_record()
+        self.port = self.process.port
+        self.metrics_port: int | None = serving.get("metrics_port")
+        self.pids = [self.process.pid, *self.process.worker_pids()]
 
     def cpu_seconds(self) -> float:
         """User + system CPU time the server's processes (workers too) have used so far."""
-        ticks = 0
-        for pid in self.pids:
-            with open(f"/proc/{pid}/stat") as handle:
-                fields = handle.read().rsplit(")", 1)[1].split()
-            ticks += int(fields[11]) + int(fields[12])
-        return ticks / os.sysconf("SC_CLK_TCK")
+        from m2v_testkit import cpu_seconds
+
+        return cpu_seconds(*self.pids)
 
     def worker_calls(self) -> list[float]:
         """Finished calls per worker so far (``m2v_grpc_worker_requests_total``)."""
@@ -236,8 +213,7 @@ class Server:
 
     def stop(self) -> int:
         """SIGTERM and wait."""
-        self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(60)
+        return self.process.stop()
 
 
 # --------------------------------------------------------------------------- main

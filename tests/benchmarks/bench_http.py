@@ -35,11 +35,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from typing import Any
 
@@ -234,45 +232,25 @@ class Server:
     """``python -m m2v_grpc serve --port 0 --http-port 0`` in a subprocess."""
 
     def __init__(self, model: str) -> None:
-        command = [sys.executable, "-m", "m2v_grpc", "serve", "--model", f"potion={model}"]
-        command += ["--port", "0", "--http-port", "0"]
-        self.process = subprocess.Popen(
-            command,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=ENV,
+        from m2v_testkit import ServeProcess
+
+        self._process = ServeProcess(
+            ["--model", f"potion={model}", "--port", "0", "--http-port", "0"],
             preexec_fn=_pinned("server"),
         )
-        self.port = 0
-        self.http_port = 0
-        self.ready = threading.Event()
-        threading.Thread(target=self._read, daemon=True).start()
-        if not self.ready.wait(120):
-            raise RuntimeError("server did not start")
-
-    def _read(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if record.get("event") == "server.serving":
-                self.port = int(str(record["address"]).rsplit(":", 1)[1])
-                self.http_port = int(record["http_port"])
-                self.ready.set()
+        serving = self._process.serving_record()
+        self.port = self._process.port
+        self.http_port = int(serving["http_port"])
 
     def cpu_seconds(self) -> float:
         """User + system CPU time the server process has used so far."""
-        with open(f"/proc/{self.process.pid}/stat") as handle:
-            fields = handle.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        from m2v_testkit import cpu_seconds
+
+        return cpu_seconds(self._process.pid)
 
     def stop(self) -> int:
         """SIGTERM and wait."""
-        self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(60)
+        return self._process.stop()
 
 
 # --------------------------------------------------------------------------- main

@@ -25,21 +25,15 @@ after: other processes on a shared machine lengthen the times, not the memory fi
 from __future__ import annotations
 
 import argparse
-import contextlib
-import json
 import os
-import signal
 import statistics
-import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from m2v_grpc import EmbedClient
 from m2v_infer import StaticModel
-from m2v_testkit import benchmark_corpus, describe_machine, require_testdata
+from m2v_testkit import ServeProcess, benchmark_corpus, describe_machine, require_testdata
 
 TEXTS = 20_000
 MIB = 2**20
@@ -70,70 +64,22 @@ def process_memory(pid: int) -> dict[str, int]:
     }
 
 
-class Server:
-    """``python -m m2v_grpc serve`` in a subprocess; its JSON log lines collected."""
-
-    def __init__(self, args: list[str]) -> None:
-        self.records: list[dict[str, Any]] = []
-        self.serving = threading.Event()
-        self.started = time.perf_counter()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "m2v_grpc", "serve", *args],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            env={**os.environ, "GRPC_VERBOSITY": "NONE"},
-        )
-        self.ready_seconds = 0.0
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            with contextlib.suppress(ValueError):
-                record = json.loads(line)
-                self.records.append(record)
-                if record.get("event") == "server.serving":
-                    self.ready_seconds = time.perf_counter() - self.started
-                    self.serving.set()
-
-    def events(self, name: str) -> list[dict[str, Any]]:
-        """The log records of event ``name``."""
-        return [r for r in self.records if r.get("event") == name]
-
-    def port(self) -> int:
-        """The port, once serving."""
-        if not self.serving.wait(120):
-            raise RuntimeError(f"server did not start: {self.records[-5:]}")
-        address = str(self.events("server.serving")[0]["address"])
-        return int(address.rsplit(":", 1)[1])
-
-    def stop(self) -> None:
-        """SIGTERM, then wait (kill after 30 s)."""
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(10)
-
-
 def measure_server(
     folder: Path, workers: int, memory_map: bool, texts: list[str]
 ) -> dict[str, Any]:
     """One fresh server: time to serving, load seconds, memory after embedding ``texts``."""
     args = ["--model", f"m={folder}", "--port", "0", "--workers", str(workers)]
-    server = Server([*args, "--memory-map"] if memory_map else args)
+    server = ServeProcess([*args, "--memory-map"] if memory_map else args)
     try:
-        port = server.port()
+        port = server.wait_serving(120)
         with EmbedClient(f"127.0.0.1:{port}", timeout=120) as client:
             for begin in range(0, len(texts), 2048):
                 client.embed(texts[begin : begin + 2048])
-        loaded = server.events("worker.serving") or server.events("server.serving")
-        pids = [server.process.pid, *(int(r["pid"]) for r in server.events("worker.started"))]
+        loaded = server.records("worker.serving") or server.records("server.serving")
+        pids = [server.pid, *server.worker_pids()]
         memory = {pid: process_memory(pid) for pid in pids}
     finally:
-        server.stop()
+        server.stop(30)
     total = {key: sum(m[key] for m in memory.values()) for key in next(iter(memory.values()))}
     serving_pids = pids[1:] if workers > 1 else pids
     return {

@@ -9,13 +9,9 @@ fixture of the same name: a test asks for ``running_server`` and calls it as bef
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import signal
 import subprocess
-import sys
 import threading
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -33,7 +29,7 @@ from m2v_grpc import EmbedServer, Limits, ModelSpec, ServerConfig
 from m2v_grpc._generated.m2v.embed.v1 import embed_pb2, embed_pb2_grpc
 from m2v_grpc._models import ModelRegistry, describe
 from m2v_infer import StaticModel
-from m2v_testkit import children_of, require_testdata, save_tiny_model, wordlevel_tokenizer
+from m2v_testkit import ServeProcess, require_testdata, save_tiny_model, wordlevel_tokenizer
 
 TINY_VOCABULARY = ["[UNK]", *(f"w{i}" for i in range(40)), "hello", "world", "cat", "dog"]
 """The tiny model's words: [UNK] = 0, w0 ... w39, hello, world, cat, dog."""
@@ -223,77 +219,8 @@ def make_certificates(folder: Path) -> dict[str, Path]:
 # -- subprocess server -------------------------------------------------------------------
 
 
-class ServerProcess:
-    """``python -m m2v_grpc serve ...`` in a subprocess; JSON logs parsed from stderr."""
-
-    def __init__(self, args: list[str], env: dict[str, str] | None = None) -> None:
-        self.logs: list[dict[str, Any]] = []
-        self.raw: list[str] = []
-        self._serving = threading.Event()
-        self._listening = threading.Event()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "m2v_grpc", "serve", *args],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            env={**os.environ, "GRPC_VERBOSITY": "NONE", **(env or {})},
-        )
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-        self.port = 0
-
-    def _read(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            self.raw.append(line)
-            with contextlib.suppress(ValueError):
-                record = json.loads(line)
-                self.logs.append(record)
-                if record.get("event") == "server.listening":
-                    self.port = int(str(record["address"]).rsplit(":", 1)[1])
-                    self._listening.set()
-                if record.get("event") == "server.serving":
-                    self._serving.set()
-
-    def wait_serving(self, timeout: float = 60.0) -> int:
-        """Block until the server logs ``server.serving``; return its port."""
-        deadline = time.monotonic() + timeout
-        while not self._serving.wait(0.05):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("server did not start:\n" + "".join(self.raw))
-        return self.port
-
-    def terminate(self) -> None:
-        """Send SIGTERM."""
-        self.process.send_signal(signal.SIGTERM)
-
-    def wait(self, timeout: float) -> int:
-        """Wait for exit; return the exit code."""
-        code = self.process.wait(timeout)
-        self._reader.join(5)
-        return code
-
-    def kill(self) -> None:
-        """Kill it if still running."""
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
-
-    def events(self) -> list[str]:
-        """The ``event`` names logged so far."""
-        return [str(record.get("event")) for record in self.logs]
-
-    def records(self, event: str) -> list[dict[str, Any]]:
-        """The log records of ``event`` so far."""
-        return [record for record in self.logs if record.get("event") == event]
-
-    def worker_pids(self) -> list[int]:
-        """Pids of the worker processes the supervisor reported (``worker.started``)."""
-        return [int(record["pid"]) for record in self.records("worker.started")]
-
-    def children(self) -> list[int]:
-        """Pids of the server's child processes now (workers and multiprocessing helpers)."""
-        return children_of(self.process.pid)
+ServerProcess = ServeProcess
+"""``python -m m2v_grpc serve ...`` in a subprocess (``m2v_testkit.ServeProcess``)."""
 
 
 @contextlib.contextmanager

@@ -59,7 +59,14 @@ from m2v_testkit._pretrain_corpus import (
     rt_plot_sentences,
     wiki_sentences,
 )
-from m2v_testkit._processes import alive, assert_gone, children_of, free_port, still_running
+from m2v_testkit._processes import (
+    alive,
+    assert_gone,
+    children_of,
+    cpu_seconds,
+    free_port,
+    still_running,
+)
 from m2v_testkit._safetensors import (
     RawTensor,
     bf16_entry,
@@ -67,6 +74,7 @@ from m2v_testkit._safetensors import (
     raw_safetensors,
     tensor_entry,
 )
+from m2v_testkit._serve import ServeProcess
 from m2v_testkit._synthetic import (
     FILLER_WORDS,
     NEGATIVE_WORDS,
@@ -145,6 +153,7 @@ __all__ = [
     "FetchError",
     "InvalidPolicyError",
     "RawTensor",
+    "ServeProcess",
     "Source",
     "UnknownDatasetError",
     "alive",
@@ -157,6 +166,7 @@ __all__ = [
     "cache_dir",
     "cache_lock",
     "children_of",
+    "cpu_seconds",
     "dataset_path",
     "describe_machine",
     "fair_corpus",

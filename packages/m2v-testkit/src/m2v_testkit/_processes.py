@@ -6,6 +6,7 @@ Linux ``/proc`` based (the tests that need it run where the project runs: Linux 
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import time
 from pathlib import Path
@@ -29,6 +30,16 @@ def children_of(parent: int) -> list[int]:
             if fields is not None and int(fields[1]) == parent:
                 found.append(int(entry.name))
     return found
+
+
+def cpu_seconds(*pids: int) -> float:
+    """User + system CPU seconds the processes ``pids`` have used so far (gone ones: 0)."""
+    ticks = 0
+    for pid in pids:
+        fields = _stat(pid)
+        if fields is not None:
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def alive(pid: int) -> bool:
