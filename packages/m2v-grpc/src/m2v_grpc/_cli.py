@@ -158,8 +158,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-health-streams",
         type=int,
         default=defaults.DEFAULT_MAX_HEALTH_STREAMS,
-        help="health Watch and reflection streams open at once per port; more are refused "
-        "with RESOURCE_EXHAUSTED (default: %(default)s)",
+        help="health Watch and reflection streams open at once per server process; more are "
+        "refused with RESOURCE_EXHAUSTED (default: %(default)s)",
     )
     http = parser.add_argument_group("OpenAI-compatible HTTP endpoint (extra m2v-grpc[http])")
     http.add_argument(

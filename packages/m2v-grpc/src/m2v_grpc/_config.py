@@ -119,9 +119,10 @@ class ServerConfig:
     health_host: str | None = None
     """Address of the health-only port; None: the same as ``host``."""
     max_health_streams: int = DEFAULT_MAX_HEALTH_STREAMS
-    """Health ``Watch`` and reflection streams open at once, per port, beyond which a new
-    one is refused (RESOURCE_EXHAUSTED); they need no token, so they get a budget of their
-    own apart from ``limits.max_concurrent_requests``."""
+    """Health ``Watch`` and reflection streams open at once per server process (its main and
+    health ports together), beyond which a new one is refused (RESOURCE_EXHAUSTED); they
+    need no token, so they get a budget of their own apart from
+    ``limits.max_concurrent_requests``."""
     memory_map: bool = False
     """Serve the models' tables from a memory map of their files (``m2v serve
     --memory-map``) instead of a copy in each process's memory.  Saves the copy (one per
