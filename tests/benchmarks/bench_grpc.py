@@ -349,18 +349,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        kind, *rest = args.child
-        converted: list[Any] = []
-        for value in rest:
-            try:
-                converted.append(int(value))
-            except ValueError:
-                try:
-                    converted.append(float(value))
-                except ValueError:
-                    converted.append(value)
-        print(json.dumps(CHILDREN[kind](*converted)))
-        return 0
+        from m2v_testkit import child_main
+
+        return child_main(CHILDREN, args.child)
 
     model = _potion()
     if args.workers_only:

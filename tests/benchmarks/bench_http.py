@@ -288,18 +288,9 @@ def main(argv: list[str] | None = None) -> int:
         half = len(cpus) // 2
         PINNING["server"], PINNING["clients"] = set(cpus[:half]), set(cpus[half:])
     if args.child:
-        kind, *rest = args.child
-        values: list[Any] = []
-        for value in rest:
-            try:
-                values.append(int(value))
-            except ValueError:
-                try:
-                    values.append(float(value))
-                except ValueError:
-                    values.append(value)
-        print(json.dumps(CHILDREN[kind](*values)))
-        return 0
+        from m2v_testkit import child_main
+
+        return child_main(CHILDREN, args.child)
 
     from m2v_testkit import dataset_path, describe_machine
 

@@ -18,6 +18,7 @@ It depends on m2v-format, numpy and tokenizers only, and imports nothing heavier
 installs into the slim runtime venv.  Torch-based teachers live with the tests that use them.
 """
 
+from m2v_testkit._children import child_main
 from m2v_testkit._corpora import (
     BENCHMARK_SEED,
     bbc_news,
@@ -165,6 +166,7 @@ __all__ = [
     "byte_level_bpe_tokenizer",
     "cache_dir",
     "cache_lock",
+    "child_main",
     "children_of",
     "cpu_seconds",
     "dataset_path",
