@@ -42,9 +42,15 @@ ERROR_CODE_ATTRIBUTE = "m2v.error_code"
 _EXTRA_HINT = "pip install 'm2v-grpc[otel]'"
 
 
+_PERF_TO_WALL_NS = time.time_ns() - int(time.perf_counter() * 1e9)
+"""Wall clock minus perf_counter, in nanoseconds, taken once: every conversion uses the
+same offset, so phases that share an instant (queue end, compute start) share a timestamp.
+(Taken per call, the two clock readings straddle a preemption now and then.)"""
+
+
 def _wall_ns(perf_seconds: float) -> int:
     """Wall-clock nanoseconds of a ``time.perf_counter()`` reading."""
-    return time.time_ns() - int((time.perf_counter() - perf_seconds) * 1e9)
+    return _PERF_TO_WALL_NS + int(perf_seconds * 1e9)
 
 
 class Span:
