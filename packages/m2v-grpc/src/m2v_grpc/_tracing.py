@@ -42,15 +42,20 @@ ERROR_CODE_ATTRIBUTE = "m2v.error_code"
 _EXTRA_HINT = "pip install 'm2v-grpc[otel]'"
 
 
-_PERF_TO_WALL_NS = time.time_ns() - int(time.perf_counter() * 1e9)
-"""Wall clock minus perf_counter, in nanoseconds, taken once: every conversion uses the
-same offset, so phases that share an instant (queue end, compute start) share a timestamp.
-(Taken per call, the two clock readings straddle a preemption now and then.)"""
+def _clock_offset_ns() -> int:
+    """Wall clock minus ``time.perf_counter()`` now, in nanoseconds.
+
+    A span takes it once, when it starts, and converts all its phases with it: phases that
+    share an instant (queue end, compute start) then share a timestamp (an offset taken per
+    conversion straddles a preemption now and then), and the two clocks cannot drift apart
+    over the life of the process (an offset taken once at import could).
+    """
+    return time.time_ns() - int(time.perf_counter() * 1e9)
 
 
-def _wall_ns(perf_seconds: float) -> int:
+def _wall_ns(perf_seconds: float, offset_ns: int) -> int:
     """Wall-clock nanoseconds of a ``time.perf_counter()`` reading."""
-    return _PERF_TO_WALL_NS + int(perf_seconds * 1e9)
+    return offset_ns + int(perf_seconds * 1e9)
 
 
 class Span:
@@ -107,12 +112,13 @@ _NOOP = Span()
 class _OtelSpan(Span):
     """A live OpenTelemetry span (made by :meth:`Tracing.span` when enabled)."""
 
-    __slots__ = ("_otel", "_span", "_tracer")
+    __slots__ = ("_offset_ns", "_otel", "_span", "_tracer")
 
-    def __init__(self, otel: Any, tracer: Any, span: Any) -> None:
+    def __init__(self, otel: Any, tracer: Any, span: Any, offset_ns: int) -> None:
         self._otel = otel
         self._tracer = tracer
         self._span = span
+        self._offset_ns = offset_ns
 
     def __exit__(
         self,
@@ -152,9 +158,9 @@ class _OtelSpan(Span):
             context=trace.set_span_in_context(self._span),
             kind=trace.SpanKind.INTERNAL,
             attributes=dict(attributes or {}),
-            start_time=_wall_ns(start),
+            start_time=_wall_ns(start, self._offset_ns),
         )
-        child.end(end_time=_wall_ns(end))
+        child.end(end_time=_wall_ns(end, self._offset_ns))
 
     def event(self, name: str, attributes: Attributes | None = None) -> None:
         self._span.add_event(name, dict(attributes or {}))
@@ -234,11 +240,12 @@ class Tracing:
             pairs = carrier.items() if isinstance(carrier, Mapping) else carrier
             headers = {str(k).lower(): str(v) for k, v in pairs if isinstance(v, str)}
             context = self._propagate.extract(headers)
+        offset = _clock_offset_ns()
         span = self._get_tracer().start_span(
             name,
             context=context,
             kind=kind,
             attributes=dict(attributes or {}),
-            start_time=None if start is None else _wall_ns(start),
+            start_time=None if start is None else _wall_ns(start, offset),
         )
-        return _OtelSpan(trace, self._get_tracer(), span)
+        return _OtelSpan(trace, self._get_tracer(), span, offset)
