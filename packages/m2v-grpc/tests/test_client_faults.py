@@ -126,7 +126,11 @@ async def test_cancel_while_the_server_writes_is_info_and_cancelled(
             (cancelled,) = logs.events("rpc.client_cancelled")
             assert cancelled["level"] == "info"
             assert cancelled["method"] == "EmbedStream"
-            assert "writing a response failed" in cancelled["error"]
+            # grpc reports a cancel that comes during a blocked write either as a failed
+            # write (logged with the error) or by cancelling the handler task at once
+            # (seen under load); both are a client fault, INFO and CANCELLED.
+            if "error" in cancelled:
+                assert "writing a response failed" in cancelled["error"]
             assert cancelled["answered"] == answered
             no_internal(server, logs)
 
