@@ -153,3 +153,63 @@ def test_never_raises_on_garbage(tmp_path: Path, content: bytes) -> None:
     folder = write_raw_model(tmp_path / "m", content, config="\x00", tokenizer="\x00")
     report = validate_model(folder)
     assert {"C1", "K1"} <= set(_rules(report))
+
+
+def test_unk_token_missing_from_the_vocabulary_is_valid_with_a_k3_warning(tmp_path: Path) -> None:
+    """K3: an unk_token without an id makes the unknown id null; the model is valid."""
+    from m2v_format import InvalidTokenizerError, load_model, reference_encode
+    from m2v_testkit import wordlevel_tokenizer
+
+    words = ["hello", "world", "the", "fox"]
+    tokenizer = wordlevel_tokenizer(words, unk_token="<unk>")
+    folder = write_raw_model(
+        tmp_path / "m",
+        {"embeddings": np.arange(len(words) * 3, dtype=np.float32).reshape(len(words), 3)},
+        config={"normalize": False},
+        tokenizer=tokenizer,
+    )
+    report = validate_model(folder)
+    assert report.ok, [str(v) for v in report.violations]
+    warnings = [(w.rule, w.code) for w in report.warnings]
+    assert ("K3", "unknown-token-missing") in warnings
+    assert "'<unk>'" in next(w.message for w in report.warnings if w.rule == "K3")
+
+    model = load_model(folder)
+    assert model.unknown_token_id is None
+    np.testing.assert_array_equal(
+        reference_encode(model, ["hello world"]), [[1.5, 2.5, 3.5]]
+    )  # nothing dropped
+    with pytest.raises(InvalidTokenizerError, match="fails on this text"):
+        reference_encode(model, ["hello stranger"])  # the library refuses unknown pieces
+
+
+def test_writers_list_the_embedding_tensor_first_w3(tmp_path: Path) -> None:
+    """W3: save_model puts `embeddings` first in the header; validate warns when it is not."""
+    import struct
+
+    from m2v_testkit import raw_safetensors, tensor_entry
+
+    def header_names(path: Path) -> list[str]:
+        data = path.read_bytes()
+        size = struct.unpack("<Q", data[:8])[0]
+        return [k for k in json.loads(data[8 : 8 + size]) if k != "__metadata__"]
+
+    model = tiny_model(weights=True, clusters=4)
+    written = save_model(tmp_path / "w", model)
+    assert header_names(written / "model.safetensors")[0] == "embeddings"
+    assert validate_model(written).warnings == []
+
+    scale = np.array([0.5], np.float32)
+    int8 = np.ones((V, 4), np.int8)
+    entries = [tensor_entry("embeddings", int8), tensor_entry("embeddings_scale", scale)]
+    order = ["embeddings_scale", "embeddings"]
+    folder = write_raw_model(
+        tmp_path / "r",
+        raw_safetensors(entries, header_order=order, data_order=order),
+        config={"normalize": True, "format_version": "1.1"},
+    )
+    report = validate_model(folder)
+    assert report.ok
+    assert [(w.rule, w.code) for w in report.warnings if w.rule == "W3"] == [
+        ("W3", "embeddings-not-first")
+    ]

@@ -328,6 +328,17 @@ def test_bundled_default_model_matches_the_reference(real_corpus: list[str]) -> 
     assert np.abs(model.encode(texts) - expected).max() <= 1e-6
 
 
+def test_bundled_default_model_validates_without_warnings() -> None:
+    """Including W3: its header lists `embeddings` first (some readers take the first tensor)."""
+    from m2v_format import validate_model
+
+    if not (m2v_infer.DEFAULT_MODEL_DIR / "model.safetensors").is_file():
+        pytest.skip("this installation bundles no default model")
+    report = validate_model(m2v_infer.default_model_path())
+    assert report.ok, [str(v) for v in report.violations]
+    assert [(w.rule, w.code) for w in report.warnings] == []
+
+
 def test_constructor_refuses_a_table_that_does_not_fit_the_tokenizer(potion: StaticModel) -> None:
     """Like model2vec, at construction: 100 rows for a 29,528-token vocabulary would raise an
     IndexError later, or silently give wrong vectors for texts whose ids are all below 100."""

@@ -335,21 +335,27 @@ def write_safetensors(
 ) -> None:
     """Write ``tensors`` as a safetensors file to an open binary handle.
 
-    The header is padded with spaces to a multiple of 8 bytes, and tensors are laid out
-    widest dtype first, so every tensor is aligned for memory-mapped reading.
+    The header lists the tensors in the order of ``tensors`` (writers put the embedding
+    tensor first, rule W3), is padded with spaces to a multiple of 8 bytes, and the data is
+    laid out widest dtype first, so every tensor is aligned for memory-mapped reading.
     """
     arrays = list(_layout(tensors))
+    spans: dict[str, tuple[int, int]] = {}
+    offset = 0
+    for name, array in arrays:
+        spans[name] = (offset, offset + array.nbytes)
+        offset += array.nbytes
     header: dict[str, Any] = {}
     if metadata:
         header["__metadata__"] = dict(metadata)
-    offset = 0
-    for name, array in arrays:
+    laid_out = dict(arrays)
+    for name in tensors:
+        array = laid_out[name]
         header[name] = {
             "dtype": dtype_name(array.dtype),
             "shape": list(array.shape),
-            "data_offsets": [offset, offset + array.nbytes],
+            "data_offsets": list(spans[name]),
         }
-        offset += array.nbytes
     encoded = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     encoded += b" " * (-len(encoded) % 8)
     handle.write(struct.pack("<Q", len(encoded)))

@@ -24,7 +24,7 @@ from m2v_format._checks import (
     check_vocabulary,
 )
 from m2v_format._config import ModelConfig, check_config
-from m2v_format._errors import FormatError, InvalidTokenizerError
+from m2v_format._errors import FormatError
 from m2v_format._json import read_json
 from m2v_format._layout import (
     README,
@@ -165,6 +165,15 @@ def _check_tensors(
 
     embeddings_meta = meta(name)
     assert embeddings_meta is not None
+    first = next(iter(mapped.tensors))
+    if first != name:
+        report.warn(
+            "W3",
+            "embeddings-not-first",
+            f"the first tensor of the header is {first!r}, not {name!r}: writers should list "
+            "the embedding tensor first, since some readers take the first tensor",
+            where,
+        )
     weights_meta, mapping_meta, scale_meta = meta(WEIGHTS), meta(MAPPING), meta(SCALE)
     report.add(check_structure(embeddings_meta, weights_meta, mapping_meta, scale_meta, where))
 
@@ -241,15 +250,14 @@ def validate_model(
     if layout.tokenizer in usable:
         tokenizer = report.attempt(lambda: load_tokenizer(layout.tokenizer))
         missing = None if tokenizer is None else missing_unknown_token(tokenizer)
-        if missing is not None:
-            report.add(
-                [
-                    InvalidTokenizerError(
-                        f"unk_token {missing!r} is not in the vocabulary: the tokenizer fails "
-                        "on any text with an unknown word",
-                        path=layout.tokenizer,
-                    )
-                ]
+        if missing is not None:  # valid (K3: the unknown id is null), but worth knowing
+            report.warn(
+                "K3",
+                "unknown-token-missing",
+                f"unk_token {missing!r} is not in the vocabulary, so the unknown id is null "
+                "(K3) and the tokenizers library refuses any text with a piece outside the "
+                "vocabulary",
+                layout.tokenizer,
             )
     if layout.weights in usable:
         _check_tensors(layout, tokenizer, config, report)

@@ -63,7 +63,8 @@ def _as_writer_mapping(array: np.ndarray[Any, Any], rows: int) -> np.ndarray[Any
 def writer_tensors(model: StaticModelData) -> dict[str, np.ndarray[Any, Any]]:
     """The tensors to write, in writer dtypes (T3), after checking T2 and T4-T7.
 
-    float64 embeddings are written as float32; weights as float32; mapping as int32.
+    float64 embeddings are written as float32; weights as float32; mapping as int32.  The
+    embedding tensor comes first, so it is the first entry of the header (W3).
     """
     embeddings = _as_writer_embeddings(np.asarray(model.embeddings))
     tensors: dict[str, np.ndarray[Any, Any]] = {EMBEDDINGS: embeddings}

@@ -70,25 +70,35 @@ def raw_safetensors(
     *,
     metadata: Mapping[str, str] | None = None,
     offsets: Mapping[str, tuple[int, int]] | None = None,
+    header_order: Sequence[str] | None = None,
+    data_order: Sequence[str] | None = None,
 ) -> bytes:
     """A safetensors file of ``tensors``, sorted by name and laid out back to back.
 
     ``metadata`` becomes the ``__metadata__`` entry; ``offsets`` overrides the
-    ``data_offsets`` of named entries (to build files whose offsets lie).
+    ``data_offsets`` of named entries (to build files whose offsets lie).  ``header_order``
+    and ``data_order`` list every tensor name in the order its header entry, or its bytes,
+    are written (instead of by name), to build files whose embedding tensor is not first.
     """
+    by_name = {entry.name: entry for entry in tensors}
+    for order in (header_order, data_order):
+        if order is not None and sorted(order) != sorted(by_name):
+            raise ValueError(f"order {list(order)} must name every tensor once: {sorted(by_name)}")
+    in_data = [by_name[name] for name in (data_order or sorted(by_name))]
+    spans: dict[str, tuple[int, int]] = {}
+    position = 0
+    for entry in in_data:
+        spans[entry.name] = (position, position + len(entry.data))
+        position += len(entry.data)
     header: dict[str, Any] = {}
     if metadata is not None:
         header["__metadata__"] = dict(metadata)
-    ordered = sorted(tensors, key=lambda entry: entry.name)
-    position = 0
-    for entry in ordered:
-        begin, end = position, position + len(entry.data)
-        if offsets and entry.name in offsets:
-            begin, end = offsets[entry.name]
-        header[entry.name] = {
+    for name in header_order or sorted(by_name):
+        entry = by_name[name]
+        begin, end = offsets[name] if offsets and name in offsets else spans[name]
+        header[name] = {
             "dtype": entry.dtype,
             "shape": list(entry.shape),
             "data_offsets": [begin, end],
         }
-        position += len(entry.data)
-    return header_bytes(header) + b"".join(entry.data for entry in ordered)
+    return header_bytes(header) + b"".join(entry.data for entry in in_data)
