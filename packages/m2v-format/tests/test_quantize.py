@@ -1,4 +1,4 @@
-"""quantize: float32/float16/int8 (one global scale, round half to even) and dims."""
+"""quantize: float32/float16/int8 (per-row or one global scale, round half to even) and dims."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from m2v_format import (
     reference_encode,
     save_model,
 )
-from m2v_format._quantize import int8_quantize
+from m2v_format._quantize import int8_quantize, int8_quantize_rows
 from m2v_testkit import tiny_model, tiny_tokenizer
 
 
@@ -42,17 +42,63 @@ def test_int8_all_zero() -> None:
     assert not quantized.any()
 
 
+def _effective_rows(model: StaticModelData) -> np.ndarray:
+    """row(t) of I5 for every token: E'[mapping[t]] x weights[t]."""
+    rows = model.dequantized_embeddings()
+    if model.mapping is not None:
+        rows = rows[model.mapping]
+    if model.weights is not None:
+        rows = rows * np.asarray(model.weights, np.float32)[:, None]
+    return rows
+
+
 def test_quantize_to_each_precision() -> None:
     model = tiny_model(weights=True, clusters=6)
-    for precision, dtype in (("float32", np.float32), ("float16", np.float16), ("int8", np.int8)):
+    for precision, dtype in (("float32", np.float32), ("float16", np.float16)):
         result = quantize(model, precision)  # type: ignore[arg-type]
         assert result.dtype == dtype
         assert result.config.embedding_dtype == precision
         assert result.weights is model.weights
         assert result.mapping is model.mapping
-        assert (result.embeddings_scale is not None) == (precision == "int8")
-        error = np.abs(result.dequantized_embeddings() - model.embeddings).max()
-        assert error <= np.abs(model.embeddings).max() / 127 / 2 + 1e-6
+        assert result.embeddings_scale is None
+    globally = quantize(model, "int8", int8_scale="global")
+    assert globally.dtype == np.int8
+    assert globally.weights is model.weights
+    assert globally.embeddings_scale is not None
+    error = np.abs(globally.dequantized_embeddings() - model.embeddings).max()
+    assert error <= np.abs(model.embeddings).max() / 127 / 2 + 1e-6
+
+
+def test_int8_row_scales_fold_into_the_weights() -> None:
+    """Per-row int8: no embeddings_scale; row r's scale multiplies the weights of its tokens."""
+    for model in (tiny_model(), tiny_model(weights=True), tiny_model(weights=True, clusters=6)):
+        result = quantize(model, "int8")
+        assert result.dtype == np.int8
+        assert result.config.embedding_dtype == "int8"
+        assert result.embeddings_scale is None
+        assert result.mapping is model.mapping
+        assert result.weights is not None
+        assert result.weights.dtype == np.float32
+        assert np.abs(result.embeddings).max(axis=1).max() == 127  # every row uses the range
+        rows = _effective_rows(model)
+        peak_per_token = np.abs(rows).max(axis=1, keepdims=True)
+        # each row is within half a step of its own scale
+        assert (np.abs(_effective_rows(result) - rows) <= peak_per_token / 127 / 2 + 1e-6).all()
+
+
+def test_int8_row_scales_of_zero_rows() -> None:
+    embeddings = np.zeros((12, 3), np.float32)
+    embeddings[1] = [0.5, -1.0, 0.25]
+    quantized, scales = int8_quantize_rows(embeddings)
+    assert scales[0] == 1.0
+    assert scales[1] == np.float32(1.0 / 127)
+    np.testing.assert_array_equal(quantized[1], [64, -127, 32])  # 63.5 rounds half to even
+    assert not quantized[0].any()
+
+
+def test_unknown_int8_scale_is_refused() -> None:
+    with pytest.raises(ValueError, match="int8 scale"):
+        quantize(tiny_model(), "int8", int8_scale="tensor")  # type: ignore[arg-type]
 
 
 def test_float32_of_a_float32_model_shares_the_array() -> None:
@@ -60,11 +106,14 @@ def test_float32_of_a_float32_model_shares_the_array() -> None:
     assert quantize(model, "float32").embeddings is model.embeddings
 
 
-def test_requantizing_int8_keeps_values() -> None:
-    once = quantize(tiny_model(), "int8")
-    twice = quantize(once, "int8")
+@pytest.mark.parametrize("int8_scale", ["row", "global"])
+def test_requantizing_int8_keeps_values(int8_scale: str) -> None:
+    once = quantize(tiny_model(), "int8", int8_scale=int8_scale)  # type: ignore[arg-type]
+    twice = quantize(once, "int8", int8_scale=int8_scale)  # type: ignore[arg-type]
     np.testing.assert_array_equal(twice.embeddings, once.embeddings)
-    assert twice.embeddings_scale == pytest.approx(once.embeddings_scale, rel=1e-6)
+    np.testing.assert_allclose(_effective_rows(twice), _effective_rows(once), rtol=1e-6)
+    if int8_scale == "global":
+        assert twice.embeddings_scale == pytest.approx(once.embeddings_scale, rel=1e-6)
     back = quantize(once, "float32")
     np.testing.assert_array_equal(back.embeddings, once.dequantized_embeddings())
 
@@ -100,13 +149,26 @@ def test_int8_potion_keeps_normalized_outputs(
     tmp_path: Path, potion_path: Path, sentences: list[str]
 ) -> None:
     potion = load_model(potion_path)
-    int8 = load_model(save_model(tmp_path / "i8", quantize(potion, "int8")))
-    assert int8.embeddings_scale is not None
-    texts = sentences[:50]
+    texts = sentences[:300]
     reference = reference_encode(potion, texts)
-    approximate = reference_encode(int8, texts)
-    cosine = (reference * approximate).sum(axis=1)
-    assert cosine.min() > 0.999
+
+    rows = load_model(save_model(tmp_path / "row", quantize(potion, "int8")))
+    assert rows.embeddings_scale is None
+    assert rows.weights is not None
+    per_row = reference_encode(rows, texts)
+    assert (reference * per_row).sum(axis=1).min() > 0.9999
+    assert np.abs(per_row - reference).max() < 0.01
+
+    table = load_model(
+        save_model(tmp_path / "global", quantize(potion, "int8", int8_scale="global"))
+    )
+    assert table.embeddings_scale is not None
+    one_scale = reference_encode(table, texts)
+    assert (reference * one_scale).sum(axis=1).min() > 0.75  # short texts of small rows suffer
+    # per-row scales are more precise than one scale on every text but ties
+    assert (
+        np.abs(per_row - reference).max(axis=1) <= np.abs(one_scale - reference).max(axis=1) + 1e-6
+    ).mean() > 0.95
     # One global scale: ignoring it changes no direction, so normalized outputs are identical.
-    unscaled = StaticModelData(int8.embeddings, int8.tokenizer, int8.config)
-    np.testing.assert_allclose(reference_encode(unscaled, texts), approximate, atol=1e-6)
+    unscaled = StaticModelData(table.embeddings, table.tokenizer, table.config)
+    np.testing.assert_allclose(reference_encode(unscaled, texts), one_scale, atol=1e-6)

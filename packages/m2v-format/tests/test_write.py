@@ -118,12 +118,23 @@ def test_writer_dtypes(tmp_path: Path) -> None:
 
 
 def test_int8_writes_scale_and_version_1_1(tmp_path: Path) -> None:
-    folder = save_model(tmp_path / "i8", quantize(tiny_model(), "int8"))
+    folder = save_model(tmp_path / "i8", quantize(tiny_model(), "int8", int8_scale="global"))
     assert _header(folder)["embeddings"] == ("I8", (12, 8))
     assert _header(folder)["embeddings_scale"] == ("F32", (1,))
     assert _config(folder)["format_version"] == "1.1"
     assert _config(folder)["embedding_dtype"] == "int8"
     assert validate_model(folder).ok
+
+
+def test_int8_with_row_scales_writes_weights_and_version_1_0(tmp_path: Path) -> None:
+    folder = save_model(tmp_path / "i8", quantize(tiny_model(), "int8"))
+    assert _header(folder)["embeddings"] == ("I8", (12, 8))
+    assert _header(folder)["weights"] == ("F32", (12,))
+    assert "embeddings_scale" not in _header(folder)
+    assert _config(folder)["format_version"] == "1.0"
+    report = validate_model(folder)
+    assert report.ok
+    assert report.warnings == []
 
 
 @pytest.mark.parametrize("normalize", [True, False])
@@ -188,11 +199,13 @@ def test_model_card(tmp_path: Path) -> None:
 
 
 def test_default_card_and_int8_card(tmp_path: Path) -> None:
-    folder = save_model(tmp_path / "i8", quantize(tiny_model(), "int8"))
+    folder = save_model(tmp_path / "i8", quantize(tiny_model(), "int8", int8_scale="global"))
     front = _front_matter((folder / "README.md").read_text())
     assert '- "static-embeddings"' in front
-    assert '- "sentence-transformers"' not in front  # sentence-transformers cannot load int8
+    assert '- "sentence-transformers"' not in front  # it cannot load int8 without weights
     assert not any(line.startswith("base_model") for line in front)
+    rows = save_model(tmp_path / "rows", quantize(tiny_model(), "int8"))
+    assert '- "sentence-transformers"' in _front_matter((rows / "README.md").read_text())
 
 
 # --- refusing bad models ---------------------------------------------------------------------
@@ -337,7 +350,8 @@ def test_an_int8_table_warns_that_sentence_transformers_cannot_load_it(tmp_path:
     from m2v_format import quantize
 
     with pytest.warns(UserWarning, match="not in sentence-transformers"):
-        save_model(tmp_path / "int8", quantize(tiny_model(), "int8"))
+        save_model(tmp_path / "int8", quantize(tiny_model(), "int8", int8_scale="global"))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         save_model(tmp_path / "f16", quantize(tiny_model(), "float16"))
+        save_model(tmp_path / "rows", quantize(tiny_model(), "int8"))  # weights make it float

@@ -146,12 +146,15 @@ def _json_bytes(document: Any) -> bytes:
 
 
 def _sentence_transformers_loads(tensors: dict[str, np.ndarray[Any, Any]]) -> bool:
-    return bool(tensors[EMBEDDINGS].dtype.kind == "f")
+    # StaticEmbedding multiplies int8 rows by `weights` into a float table; without weights it
+    # cannot build its EmbeddingBag from integers (observed with sentence-transformers 6.2).
+    return bool(tensors[EMBEDDINGS].dtype.kind == "f" or WEIGHTS in tensors)
 
 
 INT8_SENTENCE_TRANSFORMERS_NOTE = (
-    "an int8 table loads in m2v-infer and model2vec but not in sentence-transformers, whose "
-    "StaticEmbedding needs floating-point weights; write float16 or float32 for it"
+    "an int8 table without weights (one global embeddings_scale) loads in m2v-infer and "
+    "model2vec but not in sentence-transformers, whose StaticEmbedding needs floating-point "
+    "weights; quantize with per-row scales (the default) or write float16 or float32 for it"
 )
 
 
