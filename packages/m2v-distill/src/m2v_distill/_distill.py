@@ -82,7 +82,7 @@ def distill_from_model(
         token_remove_pattern: regular expression; teacher tokens it matches (from their
             start) are left out.  ``None`` keeps every token.
         quantize_to: stored precision of the table: ``"float16"``, ``"float32"`` or
-            ``"int8"`` (one global scale, format 1.1).
+            ``"int8"`` (one scale per row, in the per-token weights; format 1.0).
         vocabulary_quantization: number of k-means clusters; the model then stores that
             many rows plus a per-token weight and cluster index.  ``None``: off.
         pooling: ``"mean"``, ``"first"``, ``"last"`` or ``"pooler"``.
