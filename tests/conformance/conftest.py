@@ -1,4 +1,7 @@
-"""Shared helpers of the conformance tests: paths and an in-process runner call."""
+"""Shared helpers of the conformance tests: paths and an in-process runner call.
+
+Every JSON report a run writes is checked against ``report.schema.json``.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ import pytest
 from m2v_format import _conformance
 
 SUITE = Path(__file__).resolve().parents[2] / "spec" / "conformance"
+REPORT_SCHEMA = SUITE / "report.schema.json"
 
 
 @dataclass
@@ -45,6 +49,9 @@ def run_conformance(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> RunCo
         )
         captured = capsys.readouterr()
         data = json.loads(report.read_text()) if report.exists() else {}
+        if data:
+            schema = json.loads(REPORT_SCHEMA.read_text())
+            assert _conformance.schema_errors(data, schema) == [], "report breaks its schema"
         return RunResult(code, captured.out + captured.err, data)
 
     return run

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from m2v_format import load_model, reference_encode, reference_tokenize
@@ -50,11 +50,19 @@ def answer(request: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def serve(answer: Answer, argv: Sequence[str], *, usage: str) -> int:
+def serve(
+    answer: Answer,
+    argv: Sequence[str],
+    *,
+    usage: str,
+    declaration: Mapping[str, Any] | None = None,
+) -> int:
     """Answer REQUESTS.jsonl into RESPONSES.jsonl (``argv``), one line per request, in order.
 
-    Each response is flushed as soon as it is written, so a reader that crashes midway
-    keeps its earlier answers.  Other arguments print ``usage`` and give status 2.
+    With ``declaration`` (``{"name": ..., "version": ..., "unsupported": [...]}``), the first
+    line is the reader's declaration ``{"reader": declaration}``.  Each response is flushed as
+    soon as it is written, so a reader that crashes midway keeps its earlier answers.  Other
+    arguments print ``usage`` and give status 2.
     """
     if len(argv) != 2:
         print(usage, file=sys.stderr)
@@ -63,6 +71,8 @@ def serve(answer: Answer, argv: Sequence[str], *, usage: str) -> int:
         open(argv[0], encoding="utf-8") as requests,
         open(argv[1], "w", encoding="utf-8", newline="\n") as responses,
     ):
+        if declaration is not None:
+            responses.write(json.dumps({"reader": dict(declaration)}) + "\n")
         for line in requests:
             if line.strip():
                 responses.write(json.dumps(answer(json.loads(line))) + "\n")

@@ -1,8 +1,10 @@
 """Calling the reader under test: one subprocess for every selected case, with a timeout.
 
-The runner writes one request per case to ``requests.jsonl`` in a temporary folder, calls
-``<reader command...> REQUESTS.jsonl RESPONSES.jsonl`` and collects the responses file,
-noting every way the reader misbehaved (crash, timeout, unreadable or duplicate lines).
+The runner writes one request per case to ``requests.jsonl`` in a temporary folder (or the
+``--keep`` folder, which then keeps it), calls
+``<reader command...> REQUESTS.jsonl RESPONSES.jsonl`` with its output in ``stdout.txt`` and
+``stderr.txt`` there, and reads the responses file (:mod:`._responses`), noting every way
+the reader misbehaved (crash, timeout, unreadable, invalid or duplicate lines).
 """
 
 from __future__ import annotations
@@ -13,25 +15,43 @@ import shlex
 import signal
 import subprocess
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from m2v_format._conformance._declaration import Declaration
+from m2v_format._conformance._responses import LineChecker, parse_responses
 from m2v_format._conformance._suite import Case
+
+REQUESTS_FILE = "requests.jsonl"
+RESPONSES_FILE = "responses.jsonl"
+STDOUT_FILE = "stdout.txt"
+STDERR_FILE = "stderr.txt"
+KEPT_FILES = (REQUESTS_FILE, RESPONSES_FILE, STDOUT_FILE, STDERR_FILE)
+"""What a ``--keep`` folder holds after the run (the responses file if the reader wrote one)."""
 
 
 @dataclass
 class ReaderRun:
-    """What one call of the reader produced."""
+    """What one call of the reader produced.
+
+    ``invalid`` maps a case id to the schema errors of the line that answered it;
+    ``declaration`` is the reader's declaration (None when it wrote none or an invalid one);
+    ``kept`` the folder the run's files were kept in (``--keep``), or None.
+    """
 
     command: list[str]
     responses: dict[str, dict[str, Any]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     duplicates: set[str] = field(default_factory=set)
+    invalid: dict[str, list[str]] = field(default_factory=dict)
+    declaration: Declaration | None = None
     returncode: int | None = None
     timed_out: bool = False
     stderr_tail: str = ""
+    kept: Path | None = None
 
     @property
     def why_missing(self) -> str:
@@ -43,17 +63,29 @@ class ReaderRun:
         return "no response from the reader"
 
 
-def run_reader(command: Sequence[str], cases: Sequence[Case], timeout: float) -> ReaderRun:
-    """Call the reader once on every case and collect its responses."""
-    run = ReaderRun(command=list(command))
-    with tempfile.TemporaryDirectory(prefix="m2v-conformance-") as tmp:
-        folder = Path(tmp)
-        requests = folder / "requests.jsonl"
-        responses = folder / "responses.jsonl"
+def run_reader(
+    command: Sequence[str],
+    cases: Sequence[Case],
+    timeout: float,
+    *,
+    check: LineChecker,
+    keep: Path | None = None,
+) -> ReaderRun:
+    """Call the reader once on every case and collect its responses.
+
+    ``check`` checks each line of the responses against the response schema
+    (:func:`~m2v_format._conformance._suite.response_checker`).  With ``keep`` (an existing
+    folder) the requests, the responses and the reader's stdout and stderr stay there
+    (:data:`KEPT_FILES`); otherwise they go to a temporary folder, removed afterwards.
+    """
+    run = ReaderRun(command=list(command), kept=keep)
+    with _work_folder(keep) as folder:
+        requests = folder / REQUESTS_FILE
+        responses = folder / RESPONSES_FILE
         with requests.open("w", encoding="utf-8", newline="\n") as out:
             for case in cases:
                 out.write(json.dumps(case.request()) + "\n")
-        stdout_path, stderr_path = folder / "stdout.txt", folder / "stderr.txt"
+        stdout_path, stderr_path = folder / STDOUT_FILE, folder / STDERR_FILE
         argv = [*command, str(requests), str(responses)]
         with stdout_path.open("wb") as stdout, stderr_path.open("wb") as stderr:
             try:
@@ -77,13 +109,26 @@ def run_reader(command: Sequence[str], cases: Sequence[Case], timeout: float) ->
         if run.returncode not in (0, None):
             run.problems.append(f"the reader exited with status {run.returncode}")
         if responses.exists():
-            _parse_responses(responses.read_bytes(), run)
+            parsed = parse_responses(responses.read_bytes(), check)
+            run.responses, run.invalid = parsed.by_id, parsed.invalid
+            run.duplicates, run.declaration = parsed.duplicates, parsed.declaration
+            run.problems += parsed.problems
         else:
             run.problems.append("the reader wrote no responses file")
     wanted = {case.id for case in cases}
     for unknown in sorted(set(run.responses) - wanted):
         run.problems.append(f"response for unknown case id {unknown!r}")
     return run
+
+
+@contextmanager
+def _work_folder(keep: Path | None) -> Iterator[Path]:
+    """``keep`` itself, or a temporary folder removed on exit."""
+    if keep is not None:
+        yield keep
+        return
+    with tempfile.TemporaryDirectory(prefix="m2v-conformance-") as tmp:
+        yield Path(tmp)
 
 
 def _kill(process: subprocess.Popen[bytes]) -> None:
@@ -101,33 +146,3 @@ def _kill(process: subprocess.Popen[bytes]) -> None:
 def _tail(text: str, lines: int = 15) -> str:
     """The last ``lines`` lines of ``text``."""
     return "\n".join(text.rstrip().splitlines()[-lines:])
-
-
-def _parse_responses(data: bytes, run: ReaderRun) -> None:
-    """Add each response line of ``data`` to ``run`` (or a problem for a line that is not one).
-
-    Lenient on purpose: NaN and Infinity literals are read, so that the comparison can say
-    which embeddings are not finite.
-    """
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        run.problems.append(f"the responses file is not UTF-8: {exc}")
-        text = data.decode("utf-8", "replace")
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            response = json.loads(line)
-        except json.JSONDecodeError as exc:
-            run.problems.append(f"responses line {number} is not JSON ({exc.msg}): {line[:80]!r}")
-            continue
-        if not isinstance(response, dict) or not isinstance(response.get("id"), str):
-            run.problems.append(
-                f"responses line {number} is not an object with an id: {line[:80]!r}"
-            )
-            continue
-        case_id = response["id"]
-        if case_id in run.responses:
-            run.duplicates.add(case_id)
-        run.responses[case_id] = response

@@ -1,4 +1,10 @@
-"""Case files checked against ``case.schema.json`` with the ``jsonschema`` library.
+"""JSON documents checked against the suite's schemas with the ``jsonschema`` library.
+
+Case files are checked against ``case.schema.json``, each line the reader writes against
+``response.schema.json``.  One deviation from jsonschema's defaults: an ``integer`` is a
+JSON number written without a fraction or an exponent (``1``, not ``1.0`` or ``1e0``, which
+jsonschema would accept), so a reader that returns token ids as floats is caught; booleans
+are neither integers nor numbers, as in JSON Schema.
 
 ``jsonschema`` comes with m2v-format's optional extra ``conformance`` (nothing else in the
 package needs it): it is imported here, when a suite is checked, and its absence is a
@@ -54,7 +60,8 @@ def _validator_class() -> type[Validator]:
 
     jsonschema (4.26) reports a value that a ``false`` subschema of ``properties`` refuses
     without its path (``$`` instead of ``$.error_code``): this validator reports it at the
-    property, with jsonschema's own message.
+    property, with jsonschema's own message.  Its ``integer`` is strict: a Python ``int``
+    (what ``json.loads`` makes of ``1``), never a float such as ``1.0`` nor a ``bool``.
     """
     try:
         from jsonschema import Draft202012Validator, ValidationError, validators
@@ -76,7 +83,13 @@ def _validator_class() -> type[Validator]:
         kept = {name: subschema for name, subschema in properties.items() if subschema is not False}
         yield from base(validator, kept, instance, schema)
 
+    type_checker = Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_json_integer)
     extended: type[Validator] = validators.extend(  # type: ignore[no-untyped-call]  # untyped in the stubs
-        Draft202012Validator, {"properties": properties}
+        Draft202012Validator, {"properties": properties}, type_checker=type_checker
     )
     return extended
+
+
+def _is_json_integer(checker: object, instance: object) -> bool:
+    """A JSON integer: ``json.loads`` gives ``int`` for ``1`` and ``float`` for ``1.0``."""
+    return isinstance(instance, int) and not isinstance(instance, bool)

@@ -1,13 +1,14 @@
 """The suite: its case files, loaded into :class:`Case` objects and checked.
 
-A suite is a folder holding ``case.schema.json``, ``cases/<id>.json`` and the model folders
-under ``models/`` the cases name (``spec/conformance/README.md``).
+A suite is a folder holding ``case.schema.json``, ``response.schema.json`` (what the reader
+may write), ``cases/<id>.json`` and the model folders under ``models/`` the cases name
+(``spec/conformance/README.md``).
 """
 
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,11 +20,16 @@ from m2v_format._errors import InvalidJSONError, SuiteError
 from m2v_format._json import read_json
 
 SCHEMA_FILE = "case.schema.json"
+RESPONSE_SCHEMA_FILE = "response.schema.json"
 
 
 @dataclass(frozen=True)
 class Case:
-    """One test vector, loaded and checked."""
+    """One test vector, loaded and checked.
+
+    ``requires`` lists the capabilities (:data:`~m2v_format._conformance._declaration.CAPABILITIES`)
+    the case needs, in the order of the case file; empty when the file has no ``requires``.
+    """
 
     id: str
     description: str
@@ -38,6 +44,7 @@ class Case:
     rtol: float = 0.0
     error_code: str | None = None
     rule: str | None = None
+    requires: tuple[str, ...] = ()
 
     def request(self) -> dict[str, Any]:
         """The request line the reader receives for this case."""
@@ -92,6 +99,19 @@ def load_suite(suite: Path) -> list[Case]:
     return cases
 
 
+def response_checker(suite: Path) -> Callable[[Any], list[str]]:
+    """A checker of response lines against the suite's ``response.schema.json``.
+
+    The checker returns every error as ``PATH: MESSAGE`` (empty for a valid line).  Raises
+    SuiteError when the schema is missing or invalid, MissingDependencyError without
+    jsonschema.
+    """
+    path = suite.resolve() / RESPONSE_SCHEMA_FILE
+    if not path.is_file():
+        raise SuiteError([f"{suite} has no {RESPONSE_SCHEMA_FILE}"], path=suite)
+    return schema_checker(_read_schema(path))
+
+
 def select_cases(cases: Sequence[Case], patterns: Iterable[str] | None) -> list[Case]:
     """The cases whose id matches one of the shell-style ``patterns`` (all when there are none)."""
     patterns = list(patterns or [])
@@ -101,7 +121,7 @@ def select_cases(cases: Sequence[Case], patterns: Iterable[str] | None) -> list[
 
 
 def _read_schema(path: Path) -> dict[str, Any]:
-    """``case.schema.json``, read and checked against the draft 2020-12 meta-schema."""
+    """A schema of the suite, read and checked against the draft 2020-12 meta-schema."""
     try:
         schema: dict[str, Any] = read_json(path, dict)
     except InvalidJSONError as error:
@@ -126,6 +146,7 @@ def _case_from_document(doc: dict[str, Any], suite: Path) -> tuple[Case | None, 
         "valid": doc["valid"],
         "texts": texts,
         "max_length": doc["inputs"]["max_length"],
+        "requires": tuple(doc.get("requires", ())),
     }
     if not doc["valid"]:
         if doc["rule"] not in doc["rules"]:
