@@ -152,7 +152,10 @@ def _bert_template(cls_id: int, sep_id: int) -> dict[str, Any]:
 
 
 def wordpiece_tokenizer(
-    *, padding: dict[str, Any] | None = None, truncation: dict[str, Any] | None = None
+    *,
+    padding: dict[str, Any] | None = None,
+    truncation: dict[str, Any] | None = None,
+    unk_token: str = "[UNK]",
 ) -> dict[str, Any]:
     """BERT-style WordPiece: BertNormalizer (lowercase, strip accents), BertPreTokenizer,
     [CLS]/[SEP] template post-processor (readers must not add special tokens), [UNK]."""
@@ -160,7 +163,7 @@ def wordpiece_tokenizer(
     return _tokenizer_doc(
         model={
             "type": "WordPiece",
-            "unk_token": "[UNK]",
+            "unk_token": unk_token,
             "continuing_subword_prefix": "##",
             "max_input_chars_per_word": 100,
             "vocab": vocab,
@@ -202,7 +205,12 @@ BPE_WORDS = [
 ]  # fmt: skip
 
 
-def bpe_tokenizer() -> dict[str, Any]:
+def bpe_tokenizer(
+    *,
+    padding: dict[str, Any] | None = None,
+    truncation: dict[str, Any] | None = None,
+    unk_token: str | None = None,
+) -> dict[str, Any]:
     """Byte-level BPE (GPT-2 style): every byte is a token, so nothing is unknown.
 
     Merges are derived from BPE_WORDS by joining characters left to right, in order.
@@ -223,7 +231,7 @@ def bpe_tokenizer() -> dict[str, Any]:
         model={
             "type": "BPE",
             "dropout": None,
-            "unk_token": None,
+            "unk_token": unk_token,
             "continuing_subword_prefix": None,
             "end_of_word_suffix": None,
             "fuse_unk": False,
@@ -246,10 +254,14 @@ def bpe_tokenizer() -> dict[str, Any]:
             "trim_offsets": True,
             "use_regex": True,
         },
+        padding=padding,
+        truncation=truncation,
     )
 
 
-def unigram_tokenizer() -> dict[str, Any]:
+def unigram_tokenizer(
+    *, padding: dict[str, Any] | None = None, truncation: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """SentencePiece-style Unigram: NFKC, Metaspace, unk_id 0; no uppercase pieces."""
     pieces: list[list[Any]] = [["<unk>", 0.0], ["\u2581", -2.5]]
     words = [
@@ -279,6 +291,8 @@ def unigram_tokenizer() -> dict[str, Any]:
         normalizer={"type": "NFKC"},
         pre_tokenizer=metaspace,
         decoder=dict(metaspace),
+        padding=padding,
+        truncation=truncation,
     )
 
 
@@ -288,11 +302,11 @@ WORDLEVEL_VOCAB = _unique([
 ])  # fmt: skip
 
 
-def wordlevel_tokenizer() -> dict[str, Any]:
+def wordlevel_tokenizer(*, unk_token: str = "[UNK]") -> dict[str, Any]:
     """WordLevel over Whitespace pre-tokenization, lowercase, [UNK]; one multi-word added token."""
     vocab = {token: i for i, token in enumerate(WORDLEVEL_VOCAB)}
     return _tokenizer_doc(
-        model={"type": "WordLevel", "vocab": vocab, "unk_token": "[UNK]"},
+        model={"type": "WordLevel", "vocab": vocab, "unk_token": unk_token},
         added_tokens=[
             _added(vocab["[UNK]"], "[UNK]"),
             _added(vocab["[PAD]"], "[PAD]"),
@@ -496,17 +510,7 @@ def build_models() -> dict[str, Folder]:
     })  # fmt: skip
 
     # --- valid: tokenizer.json with padding and truncation blocks (K2)
-    padded = wordpiece_tokenizer(
-        padding={
-            "strategy": {"Fixed": 16},
-            "direction": "Right",
-            "pad_to_multiple_of": None,
-            "pad_id": 0,
-            "pad_type_id": 0,
-            "pad_token": "[PAD]",
-        },
-        truncation={"direction": "Right", "max_length": 2, "strategy": "LongestFirst", "stride": 0},
-    )
+    padded = wordpiece_tokenizer(**padding_and_truncation(0, "[PAD]"))
     native("wordpiece-padding-truncation", [tensor_entry("embeddings", emb)],
            native_config(dim, normalize=False), tokenizer=padded)  # fmt: skip
 
@@ -534,8 +538,121 @@ def build_models() -> dict[str, Folder]:
     native("wordlevel", [tensor_entry("embeddings", gaussian(vocab_size(wl), 10, 10))],
            native_config(10, normalize=False), tokenizer=wl)  # fmt: skip
 
+    # --- valid: padding and truncation blocks on the other tokenizer models (K2)
+    bpe_padded = bpe_tokenizer(**padding_and_truncation(vocab_size(bpe) - 1, "<|endoftext|>"))
+    native("bpe-padding-truncation", [tensor_entry("embeddings", gaussian(vocab_size(bpe), 16, 8))],
+           native_config(16, normalize=False), tokenizer=bpe_padded)  # fmt: skip
+    uni_padded = unigram_tokenizer(**padding_and_truncation(0, "<unk>"))
+    native("unigram-padding-truncation", [tensor_entry("embeddings", gaussian(vocab_size(uni), 8, 9))],
+           native_config(8, normalize=False), tokenizer=uni_padded)  # fmt: skip
+
+    # --- valid: an unk_token that is not in the vocabulary: the unknown id is null (K3)
+    wp_missing = wordpiece_tokenizer(unk_token="[UNKNOWN]")
+    native("wordpiece-unk-missing", [tensor_entry("embeddings", emb)],
+           native_config(dim, normalize=False), tokenizer=wp_missing)  # fmt: skip
+    bpe_missing = bpe_tokenizer(unk_token="<unk>")
+    native("bpe-unk-missing", [tensor_entry("embeddings", gaussian(vocab_size(bpe), 16, 8))],
+           native_config(16, normalize=False), tokenizer=bpe_missing)  # fmt: skip
+    wl_missing = wordlevel_tokenizer(unk_token="<unk>")
+    native("wordlevel-unk-missing", [tensor_entry("embeddings", gaussian(vocab_size(wl), 10, 10))],
+           native_config(10, normalize=False), tokenizer=wl_missing)  # fmt: skip
+
+    # --- valid: the embedding tensor is not the first tensor of the file (S1, L4)
+    models.update(build_tensor_order_models(wp, emb))
+    # --- valid: the other tensor dtypes and combinations writers produce
+    half_weights = weights.astype(np.float16)
+    native("wordpiece-weights-f16", [tensor_entry("embeddings", emb), tensor_entry("weights", half_weights)],
+           native_config(dim, normalize=False))  # fmt: skip
+    i8_centroids = np.random.default_rng(11).integers(
+        -127, 128, size=(clusters, dim), dtype=np.int8
+    )
+    native("wordpiece-vq-i8-scale",
+           [tensor_entry("embeddings", i8_centroids), tensor_entry("embeddings_scale", scale),
+            tensor_entry("mapping", mapping.astype(np.int32)), tensor_entry("weights", weights)],
+           native_config(dim, normalize=True, dtype="int8", format_version="1.1",
+                         vocabulary_quantization=clusters))  # fmt: skip
+    row_scales = np.asarray(np.random.default_rng(13).uniform(0.001, 0.05, size=rows), np.float32)
+    native("wordpiece-i8-row-scales", [tensor_entry("embeddings", i8), tensor_entry("weights", row_scales)],
+           native_config(dim, normalize=False, dtype="int8"))  # fmt: skip
+    models["wordpiece-no-metadata"] = Folder({
+        "config.json": native_config(dim, normalize=False),
+        "model.safetensors": raw_safetensors([tensor_entry("embeddings", emb)]),
+        "modules.json": modules_json(normalize=False),
+        "tokenizer.json": wp,
+    })  # fmt: skip
+
     models.update(build_invalid_models(wp, emb))
     return models
+
+
+def padding_and_truncation(pad_id: int, pad_token: str) -> dict[str, dict[str, Any]]:
+    """tokenizer.json blocks that pad every text to 16 ids and truncate it to 2 (K2)."""
+    return {
+        "padding": {
+            "strategy": {"Fixed": 16},
+            "direction": "Right",
+            "pad_to_multiple_of": None,
+            "pad_id": pad_id,
+            "pad_type_id": 0,
+            "pad_token": pad_token,
+        },
+        "truncation": {
+            "direction": "Right",
+            "max_length": 2,
+            "strategy": "LongestFirst",
+            "stride": 0,
+        },
+    }
+
+
+def build_tensor_order_models(wp: dict[str, Any], emb: np.ndarray) -> dict[str, Folder]:
+    """Files whose first tensor (in the header, in the data, or both) is not the embeddings.
+
+    Writers are free to order tensors (m2v's writer puts the widest dtype first in the data);
+    a reader must find each tensor by name, not by position.
+    """
+    rows, dim = emb.shape
+    i8 = np.random.default_rng(4).integers(-127, 128, size=(rows, dim), dtype=np.int8)
+    scale = np.array([0.0123], dtype=np.float32)
+    weights = np.asarray(np.random.default_rng(7).uniform(0.25, 2.0, size=rows), np.float32)
+    clusters = 16
+    centroids = gaussian(clusters, dim, 5)
+    mapping = (np.arange(rows) * 7 % clusters).astype(np.int32)
+
+    def folder(tensors: list[RawTensor], config: dict[str, Any], header: list[str],
+               data: list[str]) -> Folder:  # fmt: skip
+        return Folder({
+            "config.json": config,
+            "model.safetensors": raw_safetensors(
+                tensors, metadata=ST_METADATA, header_order=header, data_order=data
+            ),
+            "modules.json": modules_json(normalize=bool(config.get("normalize"))),
+            "tokenizer.json": wp,
+        })  # fmt: skip
+
+    # normalize true: a reader that ignores embeddings_scale (T7) still gets these vectors,
+    # so the case fails only readers that take the first tensor
+    int8_config = native_config(dim, normalize=True, dtype="int8", format_version="1.1")
+    return {
+        # what `m2v quantize --to int8` wrote before writers put embeddings first (W3)
+        "order-scale-first": folder(
+            [tensor_entry("embeddings", i8), tensor_entry("embeddings_scale", scale)],
+            int8_config, ["embeddings_scale", "embeddings"], ["embeddings_scale", "embeddings"]),
+        # header order and data order disagree
+        "order-weights-first": folder(
+            [tensor_entry("embeddings", emb), tensor_entry("weights", weights)],
+            native_config(dim, normalize=False), ["weights", "embeddings"],
+            ["embeddings", "weights"]),
+        "order-mapping-first": folder(
+            [tensor_entry("embeddings", centroids), tensor_entry("mapping", mapping),
+             tensor_entry("weights", weights)],
+            native_config(dim, normalize=False, vocabulary_quantization=clusters),
+            ["mapping", "weights", "embeddings"], ["weights", "mapping", "embeddings"]),
+        "order-unknown-tensor-first": folder(
+            [tensor_entry("embeddings", emb), tensor_entry("aaa_extra", gaussian(rows, dim, 12))],
+            native_config(dim, normalize=False), ["aaa_extra", "embeddings"],
+            ["aaa_extra", "embeddings"]),
+    }  # fmt: skip
 
 
 def build_invalid_models(wp: dict[str, Any], emb: np.ndarray) -> dict[str, Folder]:
@@ -572,8 +689,17 @@ def build_invalid_models(wp: dict[str, Any], emb: np.ndarray) -> dict[str, Folde
     i8 = np.clip(np.round(emb * 40), -127, 127).astype(np.int8)
     centroids = emb[:16]
     mapping = (np.arange(rows) % 16).astype(np.int32)
+    # The broken mapping entries sit at ids below the row count (punctuation), and the cases'
+    # texts use only such ids: a reader that ignores the mapping indexes real rows and must
+    # notice the fault itself rather than crash on an id beyond the table.
+    period, comma = token_id(wp, "."), token_id(wp, ",")
+    assert max(period, comma, token_id(wp, "!"), token_id(wp, "?")) < 16
     bad_mapping = mapping.copy()
-    bad_mapping[hello] = 16
+    bad_mapping[period] = 16
+    negative_mapping = mapping.copy()
+    negative_mapping[comma] = -1
+    nan_weights = np.ones(rows, dtype=np.float32)
+    nan_weights[hello] = np.nan
     embeddings_entry = tensor_entry("embeddings", emb)
 
     return {
@@ -601,6 +727,27 @@ def build_invalid_models(wp: dict[str, Any], emb: np.ndarray) -> dict[str, Folde
         ),
         "invalid-mapping-out-of-range": folder(
             [tensor_entry("embeddings", centroids), tensor_entry("mapping", bad_mapping)]
+        ),
+        "invalid-mapping-negative": folder(
+            [tensor_entry("embeddings", centroids), tensor_entry("mapping", negative_mapping)]
+        ),
+        "invalid-mapping-length": folder(
+            [tensor_entry("embeddings", centroids), tensor_entry("mapping", mapping[:-1])]
+        ),
+        "invalid-weights-nan": folder([embeddings_entry, tensor_entry("weights", nan_weights)]),
+        "invalid-scale-shape": folder(
+            [
+                tensor_entry("embeddings", i8),
+                tensor_entry("embeddings_scale", np.array([0.5, 0.5], np.float32)),
+            ],
+            cfg_with(format_version="1.1", embedding_dtype="int8"),
+        ),
+        "invalid-scale-f16": folder(
+            [
+                tensor_entry("embeddings", i8),
+                tensor_entry("embeddings_scale", np.array([0.5], np.float16)),
+            ],
+            cfg_with(format_version="1.1", embedding_dtype="int8"),
         ),
         "invalid-mapping-float": folder(
             [
@@ -661,6 +808,34 @@ UNKNOWN_TEXTS = [
     "\u03b1\u03b2\u03b3 \u2192",
 ]
 LONG_TEXT = " ".join("abcdefghijklmnopqrstuvwxyz"[i % 26] for i in range(600))
+# Characters BERT's normalizer removes (categories Cc, Cf, Co: clean_text drops "control"
+# characters before it maps whitespace to spaces), so the words around them are joined.
+# Several are whitespace to Python's str.isspace or JavaScript's \s, which is what
+# hand-written normalizers get wrong.
+BERT_CONTROL_TEXTS = [
+    "hello\x1cworld",
+    "the\x1dquick\x1ebrown\x1ffox",
+    "hello\x85world",
+    "lazy\x0bdog\x0cover",
+    "hello\x00world\ufffd",
+    "\x1c\x1d\x1e\x1f\x85",
+]
+BERT_PRIVATE_USE_TEXTS = [
+    "hello\ue000world",
+    "\uf8ff fox \ue123",
+    "\ue000",
+    "the\uf8fflazy dog",
+]
+# Format characters (removed) and the spaces BERT keeps as separators.
+BERT_SPACE_TEXTS = [
+    "hello\u200bworld",
+    "\ufeffthe quick fox",
+    "soft\u00adly",
+    "hello\u00a0world",
+    "hello\u2028world\u2029dog",
+    "the\u3000fox\u2003dog\u202fcat",
+    "tab\tnew\nline\rreturn",
+]
 
 
 @dataclass(frozen=True)
@@ -793,6 +968,86 @@ def valid_cases() -> list[Case]:
              ["V2", "C4", "T8"], "wordpiece-unknown-extras", BASIC_TEXTS),
         Case("format-version-1-7", "format_version \"1.7\": a newer minor of major 1 is read.",
              ["V1", "V2"], "wordpiece-format-1-7", BASIC_TEXTS),
+        # --- v2: what third-party readers got wrong on real models
+        Case("tensor-order-scale-first",
+             "int8 with embeddings_scale listed first in the header and stored first in the "
+             "data (as m2v quantize wrote it before W3), normalize true: tensors are found by "
+             "name.", ["S1", "L4", "T7"], "order-scale-first", BASIC_TEXTS),
+        Case("tensor-order-weights-first",
+             "weights listed first in the header while its bytes come after the embeddings: "
+             "header order and data order are unrelated.",
+             ["S1", "L4", "T5"], "order-weights-first", BASIC_TEXTS),
+        Case("tensor-order-mapping-first",
+             "Vocabulary quantization with mapping listed first and weights stored first.",
+             ["S1", "L4", "T6"], "order-mapping-first", BASIC_TEXTS),
+        Case("tensor-order-unknown-first",
+             "An unknown tensor with the same shape is the first tensor: it is ignored.",
+             ["S1", "L4", "T8"], "order-unknown-tensor-first", BASIC_TEXTS),
+        Case("safetensors-without-metadata", "A safetensors header without __metadata__.",
+             ["S1"], "wordpiece-no-metadata", BASIC_TEXTS),
+        Case("st-root-unknown",
+             "Unknown characters in the sentence-transformers root layout: the unknown id is "
+             "dropped there too.", ["L2", "K3", "I4"], "st-root", UNKNOWN_MIXED_TEXTS),
+        Case("st-nested-unknown",
+             "Unknown characters in the nested sentence-transformers layout, including texts "
+             "made only of unknown characters (zero vectors).", ["L2", "K3", "I4", "I6"],
+             "st-nested", UNKNOWN_MIXED_TEXTS + UNKNOWN_TEXTS),
+        Case("bert-normalizer-control",
+             "BERT normalization removes control characters (U+001C-U+001F, U+0085, vertical "
+             "tab, form feed, NUL, U+FFFD) instead of splitting on them.",
+             ["K1", "I3"], raw, BERT_CONTROL_TEXTS),
+        Case("bert-normalizer-private-use",
+             "BERT normalization removes private-use characters (U+E000-U+F8FF).",
+             ["K1", "I3", "I6"], wp, BERT_PRIVATE_USE_TEXTS),
+        Case("bert-normalizer-format-and-spaces",
+             "Format characters (U+200B, U+FEFF, U+00AD) are removed; no-break, line, "
+             "paragraph, ideographic and other Unicode spaces separate words.",
+             ["K1", "I3"], raw, BERT_SPACE_TEXTS),
+        Case("bpe-padding-truncation",
+             "Byte-level BPE whose tokenizer.json pads to 16 and truncates to 2: both ignored.",
+             ["K2"], "bpe-padding-truncation",
+             ["The quick brown fox", "hello world", "emoji \U0001f642!"]),
+        Case("bpe-padding-truncation-null", "The same BPE tokenizer with max_length null.",
+             ["K2", "I2"], "bpe-padding-truncation", ["The quick brown fox", "hello"], None),
+        Case("unigram-padding-truncation",
+             "Unigram whose tokenizer.json pads to 16 (with <unk>) and truncates to 2: both "
+             "ignored.", ["K2"], "unigram-padding-truncation",
+             ["the quick fox", "hello world static model", "The Dog"]),
+        Case("unigram-padding-truncation-null", "The same Unigram tokenizer with max_length null.",
+             ["K2", "I2"], "unigram-padding-truncation", ["the quick fox", "hello world"], None),
+        Case("unk-token-missing-wordpiece",
+             "WordPiece whose unk_token \"[UNKNOWN]\" is not in the vocabulary: the unknown id is "
+             "null, the model loads, nothing is dropped (texts without unknown pieces).",
+             ["K3", "I4"], "wordpiece-unk-missing", BASIC_TEXTS),
+        Case("unk-token-missing-bpe",
+             "Byte-level BPE naming an unk_token \"<unk>\" that is not in the vocabulary.",
+             ["K3", "I4"], "bpe-unk-missing", ["The quick brown fox", "emoji \U0001f642!", ""]),
+        Case("unk-token-missing-wordlevel",
+             "WordLevel naming an unk_token \"<unk>\" that is not in the vocabulary.",
+             ["K3", "I4"], "wordlevel-unk-missing", ["The quick brown fox!", "New York city"]),
+        Case("max-length-token-cut-unk-early",
+             "max_length 8: the character cut (24 code points) leaves more than 8 ids, so the "
+             "token cut applies too, and the unknown ids among the first 8 cost their slots.",
+             ["I2", "I3", "I4"], raw,
+             ["\U0001f642 \u2603 a b c d e f g h i j k l m n",
+              "\u2603 the quick brown fox jumps over the lazy dog again"], 8),
+        Case("max-length-512-unk-early",
+             "A 602-token text whose first two ids are unknown, default max_length 512: 510 ids "
+             "are pooled.", ["I3", "I4"], raw, ["\U0001f642 \u2603 " + LONG_TEXT], 512),
+        Case("unigram-max-length-unk-early",
+             "Unigram, max_length 4: unknown uppercase pieces early in the text count towards "
+             "the 4 ids before they are dropped.", ["I2", "I3", "I4"], "unigram",
+             ["The Dog the quick fox hello world", "HELLO the quick fox"], 4),
+        Case("weights-float16", "float16 per-token weights are converted to float32.",
+             ["T3", "I5"], "wordpiece-weights-f16", BASIC_TEXTS),
+        Case("int8-row-scales",
+             "int8 rows with a per-token weight holding each row's scale and no "
+             "embeddings_scale (what m2v quantize --to int8 writes, format 1.0).",
+             ["T3", "T5", "I5"], "wordpiece-i8-row-scales", BASIC_TEXTS),
+        Case("vocab-quantized-int8-scale",
+             "Vocabulary quantization with int8 rows, embeddings_scale, a mapping and weights, "
+             "normalize true (what m2v quantize --to int8 --vocabulary-clusters writes).",
+             ["T6", "T7", "I5", "I7"], "wordpiece-vq-i8-scale", BASIC_TEXTS),
     ]  # fmt: skip
 
 
@@ -823,9 +1078,18 @@ INVALID: list[tuple[str, str, str, str]] = [
      "mapping.", "T5", "vocab-size-mismatch"),
     ("invalid-weights-length", "weights has one entry less than the vocabulary.", "T5",
      "vocab-size-mismatch"),
-    ("invalid-mapping-out-of-range", "The mapping entry of \"hello\" is 16, with 16 rows.", "T6",
+    ("invalid-mapping-out-of-range", "The mapping entry of \".\" is 16, with 16 rows; the texts "
+     "use only ids below 16, so ignoring the mapping does not crash.", "T6",
      "mapping-out-of-range"),
-    ("invalid-mapping-float", "mapping is float32.", "T3", "unsupported-dtype"),
+    ("invalid-mapping-negative", "The mapping entry of \",\" is -1 (a negative index must not wrap "
+     "around); the texts use only ids below the row count.", "T6", "mapping-out-of-range"),
+    ("invalid-mapping-length", "mapping has one entry less than the vocabulary; the texts use "
+     "only ids below the row count.", "T5", "vocab-size-mismatch"),
+    ("invalid-mapping-float", "mapping is float32; the texts use only ids below the row count.",
+     "T3", "unsupported-dtype"),
+    ("invalid-weights-nan", "The weight of \"hello\" is NaN.", "T4", "non-finite-values"),
+    ("invalid-scale-shape", "embeddings_scale has shape [2], not [1].", "T7", "invalid-scale"),
+    ("invalid-scale-f16", "embeddings_scale is F16, not F32.", "T7", "invalid-scale"),
     ("invalid-embeddings-nan", "The embedding row of \"hello\" holds a NaN.", "T4",
      "non-finite-values"),
     ("invalid-embeddings-bf16", "embeddings is BF16.", "T3", "unsupported-dtype"),
@@ -839,9 +1103,28 @@ INVALID: list[tuple[str, str, str, str]] = [
 ]  # fmt: skip
 
 
+# Invalid cases whose texts are not "hello world": only ids below the mapping's 16 rows.
+LOW_ID_TEXTS = [". , !", "?", ", . ! ?"]
+INVALID_TEXTS: dict[str, list[str]] = {
+    "invalid-mapping-out-of-range": LOW_ID_TEXTS,
+    "invalid-mapping-negative": LOW_ID_TEXTS,
+    "invalid-mapping-length": LOW_ID_TEXTS,
+    "invalid-mapping-float": LOW_ID_TEXTS,
+}
+
+
 def invalid_cases() -> list[Case]:
     return [
-        Case(cid, description, [rule], cid, ["hello world"], 512, error_code=code, rule=rule)
+        Case(
+            cid,
+            description,
+            [rule],
+            cid,
+            INVALID_TEXTS.get(cid, ["hello world"]),
+            512,
+            error_code=code,
+            rule=rule,
+        )  # fmt: skip
         for cid, description, rule, code in INVALID
     ]
 
@@ -875,6 +1158,7 @@ def case_document(case: Case, suite: Path) -> str:
     }
     blocks: dict[str, str] = {}
     if case.error_code is None:
+        doc["requires"] = required_capabilities(suite / "models" / case.model, case)
         token_ids, embeddings = expected_outputs(suite / "models" / case.model, case)
         doc["expected"] = {"token_ids": "@token_ids@", "embeddings": "@embeddings@"}
         doc["tolerance"] = {"atol": ATOL, "rtol": RTOL}
@@ -889,6 +1173,32 @@ def case_document(case: Case, suite: Path) -> str:
     for placeholder, block in blocks.items():
         text = text.replace(placeholder, block)
     return text + "\n"
+
+
+# Request options a reader may declare it cannot honour (spec/conformance/README.md).
+NORMALIZE_RULES = ("C3", "L3")  # cases about how the model's normalize setting is found
+
+
+def required_capabilities(model_dir: Path, case: Case) -> list[str]:
+    """The capabilities a reader needs to pass ``case``.
+
+    ``normalize-null``: the case tests how the normalize setting is determined.
+    ``max-length``: the expected output changes when the given max_length is replaced by no
+    truncation or by the default 512, so a reader that cannot apply it cannot pass.
+    """
+    import m2v_format
+
+    required: list[str] = []
+    if any(rule in NORMALIZE_RULES for rule in case.rules):
+        required.append("normalize-null")
+    model = m2v_format.load_model(model_dir)
+    outputs = [
+        m2v_format.reference_encode(model, case.texts, max_length=length)
+        for length in (case.max_length, None, 512)
+    ]
+    if any(not np.array_equal(outputs[0], other) for other in outputs[1:]):
+        required.append("max-length")
+    return required
 
 
 def expected_outputs(model_dir: Path, case: Case) -> tuple[list[list[int]], np.ndarray]:
