@@ -1124,7 +1124,7 @@ def invalid_cases() -> list[Case]:
             512,
             error_code=code,
             rule=rule,
-        )  # fmt: skip
+        )
         for cid, description, rule, code in INVALID
     ]
 
