@@ -32,6 +32,7 @@ CONTRACT = {
     "save_classifier",
     "save_model",
     "validate_model",
+    "export_onnx",
     "NORM_EPSILON",
     "cut_texts",
     "effective_rows",

@@ -4,7 +4,8 @@ A model is a folder (``config.json``, ``model.safetensors``, ``tokenizer.json``)
 model2vec and sentence-transformers also load.  ``load_model`` memory-maps it (or, with
 ``memory_map=False``, copies it into memory) after checking every rule of
 ``spec/format.md``; ``save_model`` writes one atomically; ``validate_model`` reports every
-rule a folder breaks; ``reference_encode`` is the plain
+rule a folder breaks; ``export_onnx`` writes ONNX graphs of a model (``spec/onnx.md``);
+``reference_encode`` is the plain
 composition of the inference rules, each implemented once here (``cut_texts``,
 ``kept_ids``, ``effective_rows``, ``mean_pool``, ``normalize_rows``) and shared by every
 faster reader.  Classifier folders (``spec/classifier.md``) are read and written here too.
@@ -70,6 +71,7 @@ from m2v_format._inference import (
 from m2v_format._layout import Layout
 from m2v_format._load import load_model, resolve_model_path
 from m2v_format._model import StaticModelData
+from m2v_format._onnx_export import export_onnx
 from m2v_format._quantize import quantize
 from m2v_format._reference import reference_encode, reference_tokenize
 from m2v_format._safetensors import read_safetensors
@@ -113,6 +115,8 @@ __all__ = [  # noqa: RUF022 - grouped by topic, sorted within each group
     "save_classifier",
     "save_model",
     "validate_model",
+    # Exporting to other runtimes
+    "export_onnx",
     # Inference rules (I1-I8), each implemented once
     "NORM_EPSILON",
     "cut_texts",
