@@ -101,7 +101,7 @@ def test_signatures() -> None:
     assert encode.parameters["max_length"].default == 512
     assert encode.parameters["normalize"].default is None
     quantize = inspect.signature(m2v_format.quantize)
-    assert list(quantize.parameters) == ["model", "to", "dims"]
+    assert list(quantize.parameters) == ["model", "to", "dims", "int8_scale"]
 
 
 def test_read_safetensors_returns_read_only_views(tmp_path: Path) -> None:
