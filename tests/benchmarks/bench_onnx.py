@@ -93,7 +93,12 @@ def main() -> None:
     print(describe_machine())
     print(f"RAYON_NUM_THREADS={os.environ.get('RAYON_NUM_THREADS')}, onnxruntime {ort.__version__}")
     texts = benchmark_corpus()
-    work = Path(tempfile.mkdtemp(prefix="bench-onnx-"))
+    with tempfile.TemporaryDirectory(prefix="bench-onnx-") as folder:
+        run(texts, Path(folder), args.rounds)
+
+
+def run(texts: list[str], work: Path, rounds: int) -> None:
+    """Export both models into ``work``, then time and compare each graph."""
     potion = require_testdata("potion-base-8M")
     models = {
         "potion-base-8M": (potion, ["float32", "float16", "int8"]),
@@ -111,14 +116,14 @@ def main() -> None:
         for dtype in config["files"]:
             model = StaticModel.from_pretrained(path, quantize_to=None if dtypes is None else dtype)
             infer_s, expected = _median_seconds(
-                lambda model=model: model.encode(texts, num_workers=1, num_threads=1), args.rounds
+                lambda model=model: model.encode(texts, num_workers=1, num_threads=1), rounds
             )
             client = Client(folder, dtype)
-            onnx_s, got = _median_seconds(lambda client=client: client.encode(texts), args.rounds)
+            onnx_s, got = _median_seconds(lambda client=client: client.encode(texts), rounds)
             batches = [client.ids(texts[i : i + BATCH]) for i in range(0, len(texts), BATCH)]
             graph_s, _ = _median_seconds(
                 lambda batches=batches, client=client: [client.run(b) for b in batches],
-                args.rounds,
+                rounds,
             )
             diff = float(np.max(np.abs(got - expected)))
             print(
