@@ -260,3 +260,129 @@ def test_corrupt_safetensors(tmp_path: Path) -> None:
     path.write_bytes(b"\x01")
     with pytest.raises(ClassifierError):
         read_head(folder)
+
+
+# ---------------------------------------------------------------- model2vec pipeline arguments
+
+
+def test_pipeline_arguments_of_model2vec(tmp_path: Path) -> None:
+    """predict / predict_proba take StaticModelPipeline's arguments, by name and position."""
+    classifier = StaticClassifier.from_pretrained(build(tmp_path / "clf", classes=["a", "b"]))
+    expected = classifier.predict_proba(TEXTS)
+    options = {
+        "show_progress_bar": False,
+        "max_length": None,
+        "batch_size": 2,
+        "use_multiprocessing": False,
+        "multiprocessing_threshold": 10_000,
+    }
+    np.testing.assert_array_equal(classifier.predict_proba(TEXTS, **options), expected)
+    np.testing.assert_array_equal(classifier.predict_proba(TEXTS, False, 512, 3), expected)
+    labels = classifier.predict(TEXTS, **options, threshold=0.5)
+    assert labels.tolist() == classifier.predict(TEXTS).tolist()
+    assert classifier.classes_.tolist() == ["a", "b"]
+    # max_length is honoured: a 1-token limit keeps only the first token of each text
+    short = classifier.predict_proba(["music good movie"], max_length=1)
+    np.testing.assert_allclose(short, classifier.predict_proba(["music"]), atol=1e-6)
+
+
+def test_empty_input(tmp_path: Path) -> None:
+    single = StaticClassifier.from_pretrained(build(tmp_path / "s", classes=[3, 7]))
+    proba = single.predict_proba([])
+    assert proba.shape == (0, 2)
+    assert proba.dtype == np.float32
+    labels = single.predict([])
+    assert labels.shape == (0,)
+    assert labels.dtype == np.asarray([3, 7]).dtype
+    multi = StaticClassifier.from_pretrained(build(tmp_path / "m", task="multi-label"))
+    assert multi.predict([]) == []
+
+
+def test_evaluate_report(tmp_path: Path) -> None:
+    classifier = StaticClassifier.from_pretrained(build(tmp_path / "clf", classes=["a", "b", "c"]))
+    predicted = classifier.predict(TEXTS).tolist()
+    truth = ["a", "b", "c", "a", "b", "c"]
+    report = classifier.evaluate(TEXTS, truth)
+    classes = sorted(set(truth) | set(predicted))
+    assert list(report) == [*classes, "accuracy", "macro avg", "weighted avg"]
+    accuracy = np.mean([p == t for p, t in zip(predicted, truth, strict=True)])
+    assert report["accuracy"] == pytest.approx(accuracy)
+    for label in classes:
+        hits = sum(p == t == label for p, t in zip(predicted, truth, strict=True))
+        made = predicted.count(label)
+        assert report[label]["precision"] == pytest.approx(hits / made if made else 0.0)
+        assert report[label]["recall"] == pytest.approx(hits / truth.count(label))
+        assert report[label]["support"] == truth.count(label)
+    assert report["macro avg"]["support"] == len(TEXTS)
+
+
+def _flat(report: dict[str, Any]) -> dict[str, float]:
+    """A report's numbers keyed ``"class/metric"`` (``pytest.approx`` compares flat dicts)."""
+    flat: dict[str, float] = {}
+    for key, value in report.items():
+        for metric, number in value.items() if isinstance(value, dict) else [("", value)]:
+            flat[f"{key}/{metric}"] = float(number)
+    return flat
+
+
+def test_evaluate_matches_scikit_learn_and_model2vec(tmp_path: Path) -> None:
+    """The numpy report equals scikit-learn's dict and model2vec's pipeline report."""
+    metrics = pytest.importorskip("sklearn.metrics")
+    inference = pytest.importorskip("model2vec.inference")
+    single = StaticClassifier.from_pretrained(build(tmp_path / "s", classes=["a", "b", "c"]))
+    truth = ["a", "b", "c", "a", "c", "c"]
+    ours = single.evaluate(TEXTS, truth)
+    predicted = single.predict(TEXTS)
+    theirs = inference.evaluate_single_or_multi_label(predictions=predicted, y=truth)
+    assert _flat(ours) == pytest.approx(_flat(theirs))
+    sklearn = metrics.classification_report(truth, predicted, output_dict=True, zero_division=0)
+    assert _flat(ours) == pytest.approx(_flat(sklearn))
+    multi = StaticClassifier.from_pretrained(
+        build(tmp_path / "m", task="multi-label", classes=["x", "y", "z"])
+    )
+    labels = [["x"], ["y", "z"], [], ["x", "z"], ["y"], ["z"]]
+    ours_ml = multi.evaluate(TEXTS, labels, threshold=0.4)
+    predicted_ml = multi.predict(TEXTS, threshold=0.4)
+    theirs_ml = inference.evaluate_single_or_multi_label(
+        predictions=np.asarray([np.asarray(p) for p in predicted_ml], dtype=object), y=labels
+    )
+    assert _flat(ours_ml) == pytest.approx(_flat(theirs_ml))
+
+
+def test_save_pretrained_round_trip(tmp_path: Path) -> None:
+    from m2v_format import OutputExistsError
+
+    classifier = StaticClassifier.from_pretrained(build(tmp_path / "clf", classes=["a", "b"]))
+    folder = classifier.save_pretrained(tmp_path / "copy")
+    again = StaticClassifier.from_pretrained(folder)
+    np.testing.assert_array_equal(again.predict_proba(TEXTS), classifier.predict_proba(TEXTS))
+    with pytest.raises(OutputExistsError):
+        classifier.save_pretrained(folder)
+    classifier.save_pretrained(folder, overwrite=True)
+
+
+def test_push_to_hub_uploads_the_classifier_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import types
+
+    uploaded: list[dict[str, Any]] = []
+
+    class FakeApi:
+        def __init__(self, token: str | None = None) -> None:
+            self.token = token
+
+        def create_repo(self, **kwargs: Any) -> None:
+            assert kwargs["private"] is True
+
+        def upload_folder(self, **kwargs: Any) -> None:
+            folder = Path(kwargs["folder_path"])
+            assert StaticClassifier.from_pretrained(folder).classes == ("a", "b")
+            uploaded.append(kwargs)
+
+    fake = types.ModuleType("huggingface_hub")
+    fake.HfApi = FakeApi  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "huggingface_hub", fake)
+    classifier = StaticClassifier.from_pretrained(build(tmp_path / "clf", classes=["a", "b"]))
+    classifier.push_to_hub("me/classifier", "sub", "secret", True)  # model2vec's order
+    assert [(u["repo_id"], u["path_in_repo"]) for u in uploaded] == [("me/classifier", "sub")]

@@ -6,20 +6,30 @@ before anything is computed, so a folder that loads runs.
 ``StaticClassifier.from_pretrained(folder).predict(texts)`` embeds with
 :class:`m2v_infer.StaticModel` (the folder's own config: normalize, max_length, rule H10)
 and applies the head in float32 with numpy.
+
+``predict``, ``predict_proba`` and ``evaluate`` take the arguments of model2vec's
+``StaticModelPipeline`` (``show_progress_bar``, ``max_length``, ``batch_size``,
+``use_multiprocessing``, ``multiprocessing_threshold``, ``threshold``), so code written for a
+model2vec pipeline runs on a :class:`StaticClassifier` (``m2v_train``'s ``to_pipeline()``
+returns one).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import os
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from m2v_format import ClassifierHead, load_classifier_head
+from m2v_format import ClassifierHead, ModelCard, load_classifier_head, save_classifier
 
+from m2v_infer._arguments import UNSET, _Unset
 from m2v_infer._errors import InvalidArgumentError
 from m2v_infer._model import StaticModel
+from m2v_infer._report import classification_report
+from m2v_infer._saving import push_folder_to_hub
 
 Label = str | int
 
@@ -67,6 +77,11 @@ class StaticClassifier:
         return self.head.task == "multi-label"
 
     @property
+    def classes_(self) -> npt.NDArray[Any]:
+        """:attr:`classes` as an array (model2vec's ``StaticModelPipeline.classes_``)."""
+        return np.asarray(self.classes)
+
+    @property
     def threshold(self) -> float:
         """Default probability a multi-label class must exceed to be predicted."""
         return self.head.threshold
@@ -77,27 +92,58 @@ class StaticClassifier:
         return list(texts)
 
     def predict_proba(
-        self, texts: str | Iterable[str], *, batch_size: int = 1024
+        self,
+        texts: str | Iterable[str],
+        show_progress_bar: bool = False,
+        max_length: int | _Unset | None = UNSET,
+        batch_size: int = 1024,
+        use_multiprocessing: bool = True,
+        multiprocessing_threshold: int | None = None,
     ) -> npt.NDArray[np.float32]:
-        """Class probabilities ``[n, len(classes)]`` (softmax, or sigmoid for multi-label)."""
+        """Class probabilities ``[n, len(classes)]`` (softmax, or sigmoid for multi-label);
+        ``(0, len(classes))`` for no texts.
+
+        The encoding options are :meth:`StaticModel.encode`'s (``max_length`` not passed:
+        the folder's own; ``multiprocessing_threshold`` ``None``: the measured break-even
+        for this machine, where model2vec uses 10,000 texts).
+        """
         batch = self._texts(texts)
-        features = self.model.encode(batch, batch_size=batch_size, num_threads=self.num_threads)
-        return self.head.probabilities(np.atleast_2d(features).reshape(len(batch), -1))
+        features = self.model.encode(
+            batch,
+            show_progress_bar=show_progress_bar,
+            max_length=max_length,
+            batch_size=batch_size,
+            use_multiprocessing=use_multiprocessing,
+            multiprocessing_threshold=multiprocessing_threshold,
+            num_threads=self.num_threads,
+        )
+        return self.head.probabilities(np.asarray(features).reshape(len(batch), self.model.dim))
 
     def predict(
         self,
         texts: str | Iterable[str],
-        *,
-        threshold: float | None = None,
+        show_progress_bar: bool = False,
+        max_length: int | _Unset | None = UNSET,
         batch_size: int = 1024,
+        use_multiprocessing: bool = True,
+        multiprocessing_threshold: int | None = None,
+        threshold: float | None = None,
     ) -> npt.NDArray[Any] | list[list[Label]]:
         """Predicted labels: an array of labels, or for multi-label a list of label lists.
 
-        Single-label: the class of highest probability (the first on ties).  Multi-label:
-        every class whose probability is strictly above ``threshold`` (default: the
-        classifier's own, normally 0.5).
+        Single-label: the class of highest probability (the first on ties); shape ``(0,)``
+        for no texts.  Multi-label: every class whose probability is strictly above
+        ``threshold`` (default: the classifier's own, normally 0.5).  The other options are
+        :meth:`predict_proba`'s.
         """
-        probabilities = self.predict_proba(texts, batch_size=batch_size)
+        probabilities = self.predict_proba(
+            texts,
+            show_progress_bar=show_progress_bar,
+            max_length=max_length,
+            batch_size=batch_size,
+            use_multiprocessing=use_multiprocessing,
+            multiprocessing_threshold=multiprocessing_threshold,
+        )
         if self.multilabel:
             cut = self.threshold if threshold is None else float(threshold)
             if not 0.0 <= cut <= 1.0:
@@ -105,6 +151,50 @@ class StaticClassifier:
             return [[self.classes[i] for i in np.flatnonzero(row > cut)] for row in probabilities]
         labels: npt.NDArray[Any] = np.asarray(self.classes)[probabilities.argmax(axis=1)]
         return labels
+
+    def evaluate(
+        self,
+        texts: Sequence[str],
+        y: Sequence[Any],
+        batch_size: int = 1024,
+        threshold: float | None = None,
+    ) -> dict[str, Any]:
+        """A classification report of the predictions against the true labels ``y``.
+
+        The dict has scikit-learn's layout: one entry per class seen in ``y`` or in the
+        predictions (precision, recall, f1-score, support), ``accuracy`` (exact match of
+        the label, or label set), ``macro avg`` and ``weighted avg``; numpy only.
+        """
+        predicted = self.predict(texts, batch_size=batch_size, threshold=threshold)
+        truth = [row.tolist() if hasattr(row, "tolist") else row for row in y]
+        return classification_report(truth, list(predicted), multilabel=self.multilabel)
+
+    def save_pretrained(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+        """Write the classifier folder (model files plus head, spec/classifier.md),
+        atomically; returns the folder.
+
+        Raises:
+            OutputExistsError: ``path`` exists and ``overwrite`` is false.
+        """
+        card = ModelCard(base_model=self.model.base_model_name)
+        return save_classifier(path, self.model.data, self.head, overwrite=overwrite, card=card)
+
+    def push_to_hub(
+        self,
+        repo_id: str,
+        subfolder: str | None = None,
+        token: str | None = None,
+        private: bool = False,
+    ) -> None:
+        """Upload the classifier folder to the Hugging Face hub (needs the ``[hub]`` extra).
+
+        Raises:
+            MissingDependencyError: ``huggingface_hub`` is not installed.
+            HubUploadError: the hub refused the upload or could not be reached.
+        """
+        push_folder_to_hub(
+            self.save_pretrained, repo_id, private=private, token=token, subfolder=subfolder
+        )
 
     def __repr__(self) -> str:
         return (
