@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -177,3 +178,38 @@ def test_progress_shows_the_mean_loss_from_the_first_step(
     shown = [float(v) for v in re.findall(r"(?<![_a-z])loss=([0-9.]+)", capsys.readouterr().err)]
     assert shown, "no loss in the progress output"
     assert max(shown) < 2.0, shown  # cross-entropy of 2 classes starts near ln 2 = 0.69
+
+
+@pytest.mark.parametrize(
+    ("texts", "labels"),
+    [
+        (["good", "bad"], ["pos", "neg"]),  # the issue's example: one text per class
+        (["good film", "bad film", "great"], ["pos", "neg", "other"]),
+        (["good film"], [["pos", "fun"]]),  # one multi-label text
+    ],
+)
+def test_tiny_data_trains_without_validation(
+    tiny_model_dir: Path, texts: list[str], labels: list[Any]
+) -> None:
+    """Too small to split (it crashed with torch.cat(): expected a non-empty list):
+    training runs every epoch without validation and keeps the last one."""
+    clf = StaticModelForClassification.from_pretrained(tiny_model_dir, hidden_dim=8)
+    clf.fit(texts, labels, max_epochs=4, show_progress=False, device="cpu")
+    assert len(clf.history) == 4
+    assert all(np.isnan(r.val_score) and np.isnan(r.val_loss) for r in clf.history)
+    assert all(np.isfinite(r.train_loss) for r in clf.history)
+    assert len(clf.predict(texts)) == len(texts)
+    unbounded = StaticModelForClassification.from_pretrained(tiny_model_dir, hidden_dim=8)
+    unbounded.fit(texts, labels, max_epochs=-1, show_progress=False, device="cpu")
+    assert len(unbounded.history) == 50  # no early stopping to end it: the default 50
+
+
+def test_tiny_data_on_a_real_model() -> None:
+    """The issue's call on potion-base-8M learns the two texts (no validation; 10 epochs
+    instead of the default 50 to keep the test short)."""
+    from m2v_testkit import require_testdata
+
+    clf = StaticModelForClassification.from_pretrained(str(require_testdata("potion-base-8M")))
+    clf.fit(["good", "bad"], ["pos", "neg"], max_epochs=10, show_progress=False, device="cpu")
+    assert len(clf.history) == 10
+    assert clf.predict(["good", "bad"]).tolist() == ["pos", "neg"]

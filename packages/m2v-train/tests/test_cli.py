@@ -139,3 +139,153 @@ def test_featurize_quiet_prints_nothing_but_the_result(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
     assert done.stdout.strip() == f"features of 2 texts in {tmp_path / 'work'}"
+
+
+# ---------------------------------------------------------------- issue 13's CLI bugs
+
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+def _hub_cache(cache: Path, repo: str, folder: Path) -> Path:
+    """``folder`` as huggingface_hub caches ``repo``: blobs by hash, snapshot symlinks."""
+    import hashlib
+    import os
+
+    root = cache / ("models--" + repo.replace("/", "--"))
+    blobs, snapshot = root / "blobs", root / "snapshots" / COMMIT
+    blobs.mkdir(parents=True)
+    for file in sorted(p for p in folder.rglob("*") if p.is_file()):
+        data = file.read_bytes()
+        blob = blobs / hashlib.sha256(data).hexdigest()
+        blob.write_bytes(data)
+        target = snapshot / file.relative_to(folder)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(os.path.relpath(blob, target.parent), target)
+    (root / "refs").mkdir()
+    (root / "refs" / "main").write_text(COMMIT)
+    return snapshot
+
+
+@pytest.fixture
+def offline_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty Hugging Face cache, offline; the working folder has no ``org/...`` path."""
+    pytest.importorskip("huggingface_hub")
+    cache = tmp_path / "hub-cache"
+    cache.mkdir()
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    work = tmp_path / "cwd"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    return cache
+
+
+def test_classify_and_featurize_take_hub_ids(
+    tiny_model_dir: Path,
+    tiny_teacher_dir: Path,
+    offline_hub: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Hub ids resolve as in ``m2v encode`` (they were wrapped in Path and not found)."""
+    _hub_cache(offline_hub, "org/tiny-static", tiny_model_dir)
+    _hub_cache(offline_hub, "org/tiny-teacher", tiny_teacher_dir)
+    data = _write_csv(tmp_path / "train.csv", *sentiment_texts(80))
+    out = tmp_path / "clf"
+    code = main([
+        "train", "classify", "--data", str(data), "--text-column", "review",
+        "--label-column", "sentiment", "--model", "org/tiny-static", "--output", str(out),
+        "--max-epochs", "2", "--hidden-dim", "8", "--quiet", "--device", "cpu",
+    ])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    assert StaticClassifier.from_pretrained(out).classes == ("neg", "pos")
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(synthetic_corpus(30)) + "\n")
+    work = tmp_path / "features"
+    code = main([
+        "train", "featurize", "--corpus", str(corpus), "--teacher", "org/tiny-teacher",
+        "--work-dir", str(work), "--quiet", "--device", "cpu",
+    ])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    manifest = json.loads((work / "features.json").read_text())
+    assert manifest["teacher"] == "org/tiny-teacher"  # named by the id, not the snapshot
+    assert manifest["count"] == 30
+    code = main(["train", "featurize", "--corpus", str(corpus), "--teacher", "org/absent",
+                 "--work-dir", str(tmp_path / "f2"), "--quiet"])  # fmt: skip
+    assert code == 1
+    assert "teacher-unavailable" in capsys.readouterr().err
+    code = main(["train", "classify", "--data", str(data), "--text-column", "review",
+                 "--label-column", "sentiment", "--model", "org/absent",
+                 "--output", str(tmp_path / "c2"), "--quiet"])  # fmt: skip
+    assert code == 1
+    assert "model-not-found" in capsys.readouterr().err
+
+
+def test_existing_output_fails_before_anything_is_loaded(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--output is checked first (it used to be checked after a whole training run): the
+    data, model and features named here do not even exist."""
+    existing = tmp_path / "existing"
+    existing.mkdir()
+    missing = str(tmp_path / "missing")
+    for argv in (
+        ["train", "classify", "--data", f"{missing}.csv", "--model", missing],
+        ["train", "pretrain", "--features", missing, "--model", missing],
+    ):
+        assert main([*argv, "--output", str(existing), "--quiet"]) == 1
+        err = capsys.readouterr().err
+        assert "output-exists" in err, err
+        assert "--overwrite" in err
+    # with --overwrite the command goes on (and fails on the missing data instead)
+    code = main(["train", "classify", "--data", f"{missing}.csv", "--model", missing,
+                 "--output", str(existing), "--overwrite", "--quiet"])  # fmt: skip
+    assert code == 1
+    assert "invalid-data-file" in capsys.readouterr().err
+
+
+def test_classify_two_rows(
+    tiny_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = _write_csv(tmp_path / "tiny.csv", ["good", "bad"], ["pos", "neg"])
+    code = main([
+        "train", "classify", "--data", str(data), "--text-column", "review",
+        "--label-column", "sentiment", "--model", str(tiny_model_dir),
+        "--output", str(tmp_path / "o"), "--max-epochs", "3", "--quiet", "--device", "cpu",
+    ])  # fmt: skip
+    assert code == 0
+    assert "trained 3 epochs (too few texts to hold out a validation set" in (
+        capsys.readouterr().out
+    )
+
+
+@pytest.mark.parametrize("command", ["classify", "featurize", "pretrain"])
+def test_help_shows_every_default_and_examples(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import argparse
+
+    from m2v_format.cli import build_parser
+
+    parser = build_parser()
+    train = next(
+        action for action in parser._actions if isinstance(action, argparse._SubParsersAction)
+    ).choices["train"]
+    sub = next(
+        action for action in train._actions if isinstance(action, argparse._SubParsersAction)
+    ).choices[command]
+    with pytest.raises(SystemExit):
+        main(["train", command, "--help"])
+    out = capsys.readouterr().out
+    assert f"examples:\n  m2v train {command} " in out
+    shown = "".join(out.split())  # the help as printed, without its line wrapping
+    formatter = sub._get_formatter()
+    for action in sub._actions:
+        if not action.option_strings or action.nargs == 0 or action.required:
+            continue  # positional, flags (off unless given), required options
+        entry = formatter._expand_help(action)
+        flag = action.option_strings[0]
+        assert "(default" in entry, f"{command} {flag}: no default in {entry!r}"
+        if action.default is not None:
+            assert f"(default: {action.default})" in entry, f"{command} {flag}: {entry!r}"
+        assert "".join(entry.split()) in shown, f"{command} {flag}"

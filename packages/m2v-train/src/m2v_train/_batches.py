@@ -48,3 +48,19 @@ def iterate(
     for start in range(0, len(rows), batch_size):
         chosen = rows[start : start + batch_size]
         yield chosen, make_batch([token_ids[i] for i in chosen])
+
+
+def drop_tokens(batch: TokenBatch, rate: float, generator: torch.Generator) -> TokenBatch:
+    """Token dropout: each token is dropped with probability ``rate``; a text that had
+    tokens keeps at least one (its first when every token was drawn for dropping)."""
+    lengths = batch.lengths
+    keep = torch.rand(len(batch.ids), generator=generator) >= rate
+    owner = torch.repeat_interleave(torch.arange(len(lengths)), lengths)
+    kept = torch.bincount(owner[keep], minlength=len(lengths))
+    rescue = (kept == 0) & (lengths > 0)
+    keep[batch.offsets[rescue]] = True
+    kept = kept + rescue.to(kept.dtype)
+    offsets = torch.zeros_like(kept)
+    if len(kept) > 1:
+        offsets[1:] = torch.cumsum(kept[:-1], dim=0)
+    return TokenBatch(batch.ids[keep], offsets, kept)

@@ -1,9 +1,15 @@
-"""StaticModelForClassification: fine-tune a static model and a dense head on labelled texts."""
+"""StaticModelForClassification: fine-tune a static model and a dense head on labelled texts.
+
+The API is model2vec 0.10.0's (``model2vec.train.StaticModelForClassification``): its
+argument names, positions and defaults are accepted (see :mod:`m2v_train._compat` and the
+"Porting from model2vec" table in docs/train.md), next to m2v-train's own options.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -11,18 +17,18 @@ from typing import Any
 import numpy as np
 import torch
 from m2v_format import ClassifierHead, ModelCard, StaticModelData, save_classifier
-from m2v_infer import UNSET, StaticModel
-from torch import nn
+from m2v_infer import UNSET, StaticClassifier, StaticModel
+from tqdm import tqdm
 
+from m2v_train import _compat
 from m2v_train._batches import iterate
 from m2v_train._device import resolve_device, seed_everything
 from m2v_train._errors import InvalidParameterError, NotFittedError
 from m2v_train._labels import Label, LabelSpace, class_weights, label_space
 from m2v_train._loop import EpochRecord, LoopOptions, train_loop
+from m2v_train._losses import classification_loss
 from m2v_train._net import ClassifierNet, StaticEncoder, dense_head
 from m2v_train._split import split
-
-DEFAULT_SEED = 42
 
 
 def auto_batch_size(n_train: int) -> int:
@@ -30,16 +36,25 @@ def auto_batch_size(n_train: int) -> int:
     return 32 * int(min(max(1, (n_train / 30) // 32), 16))
 
 
-def _check_texts(texts: Sequence[str], name: str) -> list[str]:
+def _check_texts(texts: Sequence[str], name: str, *, allow_empty: bool = False) -> list[str]:
     if isinstance(texts, str):
         raise InvalidParameterError(f"{name} must be a sequence of strings, not a single string")
     items = list(texts)
-    if not items:
+    if not items and not allow_empty:
         raise InvalidParameterError(f"{name} is empty")
     for index, text in enumerate(items):
         if not isinstance(text, str):
             raise InvalidParameterError(f"{name}[{index}] is a {type(text).__name__}, not a str")
     return items
+
+
+def _labels(y: Any) -> list[Any]:
+    """Labels as a list (numpy arrays, tensors and pandas series through ``tolist``)."""
+    if isinstance(y, str):
+        return [y]  # rejected by label_space with a clear message
+    if not isinstance(y, list | tuple) and hasattr(y, "tolist"):
+        return list(y.tolist())
+    return list(y)
 
 
 def _accuracy(logits: torch.Tensor, targets: torch.Tensor) -> float:
@@ -59,7 +74,8 @@ class StaticModelForClassification:
     ``fit`` fine-tunes the embedding table, the token weights and the head with early
     stopping on a validation split; ``predict`` / ``predict_proba`` / ``evaluate`` use the
     trained network; ``save_pretrained`` exports a folder that
-    ``m2v_infer.StaticClassifier`` runs with numpy alone (spec/classifier.md).
+    ``m2v_infer.StaticClassifier`` runs with numpy alone (spec/classifier.md), and
+    ``to_pipeline`` returns that runtime classifier in memory.
     """
 
     def __init__(
@@ -89,41 +105,114 @@ class StaticModelForClassification:
     @classmethod
     def from_pretrained(
         cls,
-        path: str | os.PathLike[str] | StaticModel,
+        path: str | os.PathLike[str] | StaticModel | None = None,
         *,
+        token: str | None = None,
+        model_name: str | os.PathLike[str] | None = None,
         max_length: int | Any | None = UNSET,
         n_layers: int = 1,
         hidden_dim: int = 512,
+        out_dim: int | None = None,
+        freeze: bool | None = None,
         normalize: bool = True,
-        train_embeddings: bool = True,
-        train_weights: bool = True,
+        freeze_weights: bool | None = None,
+        train_embeddings: bool | None = None,
+        train_weights: bool | None = None,
+        revision: str | None = None,
     ) -> StaticModelForClassification:
-        """Start from a static model folder / hub id, or an ``m2v_infer.StaticModel``.
+        """Start from a static model folder or hub id (resolved as ``m2v encode`` does:
+        a local folder, else the Hugging Face hub, ``HF_HUB_OFFLINE`` respected), or an
+        ``m2v_infer.StaticModel``.
 
         Args:
-            path: the base model.
+            path: the base model; ``None``: model2vec's default, the hub id
+                ``minishlab/potion-base-32m``.
+            token, revision: passed to the hub for a hub id.
+            model_name: model2vec's deprecated name for ``path``.
             max_length: token limit per text for training and inference (default: the
                 model's own ``max_length``); ``None``: no truncation.
             n_layers: hidden layers of the head (0: a linear head).
             hidden_dim: width of the hidden layers.
+            out_dim: accepted for model2vec compatibility and ignored: ``fit`` sets the
+                classes from the labels (as model2vec resets it).
+            freeze: model2vec's name for ``not train_embeddings``.
             normalize: unit-normalize the pooled embedding before the head.
-            train_embeddings: fine-tune the embedding table (else frozen).
-            train_weights: learn a weight per token (initialised from the model's weights,
-                else 1).
+            freeze_weights: model2vec's name for ``not train_weights`` (``None``: not
+                given).
+            train_embeddings: fine-tune the embedding table (default; else frozen).
+            train_weights: learn a weight per token (default), initialised from the
+                model's weights, else 1.
+
+        Raises:
+            InvalidParameterError: an option is out of range, or both spellings of one
+                option were given with different values.
+            FormatError: the model cannot be found or read (``model-not-found``, ...).
         """
+        if model_name is not None:
+            warnings.warn(
+                "model_name is model2vec's deprecated name for path; pass path",
+                DeprecationWarning,
+                stacklevel=2,
+            )
         if isinstance(path, StaticModel):
+            if model_name is not None:
+                raise InvalidParameterError("pass a StaticModel as path or model_name, not both")
             model = path
             if max_length is not UNSET:
                 model = StaticModel.from_data(path.data, max_length=max_length)
         else:
-            model = StaticModel.from_pretrained(Path(path), max_length=max_length)
+            source = _compat.model_path(path, model_name)
+            model = StaticModel.from_pretrained(
+                source if isinstance(source, str) else Path(source),  # a str may be a hub id
+                max_length=max_length,
+                token=token,
+                revision=revision,
+            )
+        return cls.from_static_model(
+            model=model,
+            n_layers=n_layers,
+            hidden_dim=hidden_dim,
+            out_dim=out_dim,
+            freeze=freeze,
+            normalize=normalize,
+            freeze_weights=freeze_weights,
+            train_embeddings=train_embeddings,
+            train_weights=train_weights,
+        )
+
+    @classmethod
+    def from_static_model(
+        cls,
+        *,
+        model: StaticModel | Any,
+        max_length: int | Any | None = UNSET,
+        n_layers: int = 1,
+        hidden_dim: int = 512,
+        out_dim: int | None = None,
+        freeze: bool | None = None,
+        normalize: bool = True,
+        freeze_weights: bool | None = None,
+        train_embeddings: bool | None = None,
+        train_weights: bool | None = None,
+    ) -> StaticModelForClassification:
+        """Start from a loaded static model: an ``m2v_infer.StaticModel`` or a model2vec
+        ``StaticModel`` (converted through its own saved folder).  The options are those of
+        :meth:`from_pretrained`."""
+        del out_dim  # set by fit, from the labels
+        static = _compat.as_static_model(model)
+        if max_length is not UNSET:
+            static = StaticModel.from_data(static.data, max_length=max_length)
         return cls(
-            model,
+            static,
             n_layers=n_layers,
             hidden_dim=hidden_dim,
             normalize=normalize,
-            train_embeddings=train_embeddings,
-            train_weights=train_weights,
+            train_embeddings=_compat.pick_inverted(
+                "train_embeddings", train_embeddings, "freeze", freeze
+            ),
+            train_weights=_compat.pick_inverted(
+                "train_weights", train_weights, "freeze_weights", freeze_weights
+            ),
         )
 
     # ------------------------------------------------------------------ properties
@@ -132,6 +221,11 @@ class StaticModelForClassification:
     def classes(self) -> tuple[Label, ...]:
         """The classes, in the order of :meth:`predict_proba`'s columns."""
         return self._fitted()[0].classes
+
+    @property
+    def classes_(self) -> list[Label]:
+        """:attr:`classes` as a list (scikit-learn's and model2vec's attribute)."""
+        return list(self.classes)
 
     @property
     def multilabel(self) -> bool:
@@ -164,72 +258,110 @@ class StaticModelForClassification:
         self,
         X: Sequence[str],  # noqa: N803 - scikit-learn / model2vec naming
         y: Sequence[Any],
-        *,
-        X_val: Sequence[str] | None = None,  # noqa: N803
-        y_val: Sequence[Any] | None = None,
-        validation_size: float | int = 0.1,
         learning_rate: float = 1e-3,
         batch_size: int | None = None,
-        max_epochs: int = 50,
-        min_epochs: int = 1,
+        min_epochs: int | None = None,
+        max_epochs: int | None = _compat.DEFAULT_MAX_EPOCHS,
         early_stopping_patience: int | None = 5,
+        test_size: float | int | None = None,
+        device: str | None = "auto",
+        X_val: Sequence[str] | None = None,  # noqa: N803
+        y_val: Sequence[Any] | None = None,
+        class_weight: str | Mapping[Any, float] | Sequence[float] | Any | None = None,
+        validation_steps: int | None = None,
+        random_seed: int | None = None,
+        token_dropout: float = 0.0,
+        focal_gamma: float = 0.0,
+        *,
+        validation_size: float | int | None = None,
+        seed: int | None = None,
         lr_schedule: str = "plateau",
         weight_decay: float = 0.0,
-        class_weight: str | Mapping[Any, float] | None = None,
-        seed: int = DEFAULT_SEED,
-        device: str | None = "auto",
         show_progress: bool = True,
     ) -> StaticModelForClassification:
         """Train on texts ``X`` and labels ``y``; return ``self``.
 
         Single-label: one str/int label per text (cross-entropy).  Multi-label: a list of
-        labels per text (binary cross-entropy per class).
+        labels per text (binary cross-entropy per class).  The positional order is
+        model2vec's; m2v-train's own options are keyword-only.
 
         Args:
             X, y: training texts and labels.
-            X_val, y_val: a validation set; without it ``validation_size`` of the data
-                (a fraction, at most 10,000 rows, or a count) is split off with ``seed``,
-                stratified by class for single-label data.
             learning_rate: AdamW learning rate.
             batch_size: texts per step; ``None`` picks one from the data size.
-            max_epochs, min_epochs: bounds on the number of epochs.
+            min_epochs: epochs before early stopping may stop (``None``: 1).
+            max_epochs: at most this many epochs; ``-1`` or ``None``: until early stopping
+                (model2vec's default; capped at 9,999 epochs, and at 50 without a
+                validation split).
             early_stopping_patience: epochs without a better validation score before
                 stopping (``None``: run ``max_epochs``); the best epoch's weights are kept.
+            test_size: model2vec's name for ``validation_size``.
+            device: ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"``...
+            X_val, y_val: a validation set; without it ``validation_size`` of the data
+                is split off with ``seed``, stratified by class for single-label data.
+                When that split would be empty (one text, or one text per class) training
+                runs without validation: every epoch, no early stopping, the last kept.
+            class_weight: ``None``, ``"balanced"``, a dict class -> weight, or one weight
+                per class in the order of :attr:`classes`.
+            validation_steps: model2vec's mid-epoch validation; only ``None`` is accepted
+                (m2v-train validates after every epoch).
+            random_seed: model2vec's name for ``seed``.
+            token_dropout: drop each training token with this probability (a text keeps
+                at least one); ``[0, 1)``, no effect on validation and inference.
+            focal_gamma: ``> 0``: focal loss ``(1 - p)^gamma`` times cross-entropy.
+            validation_size: a fraction (at most 10,000 rows) or a count (default 0.1).
+            seed: seeds the split, the initialisation and the shuffling (default 42).
             lr_schedule: ``"plateau"``, ``"cosine"`` or ``"constant"``.
             weight_decay: AdamW weight decay.
-            class_weight: ``None``, ``"balanced"`` or a dict class -> weight.
-            seed: seeds the split, the initialisation and the shuffling.
-            device: ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"``...
             show_progress: a progress line per epoch on stderr.
+
+        Raises:
+            InvalidParameterError: an option is out of range, or given twice (ours and
+                model2vec's name) with different values.
+            InvalidLabelsError: the labels are empty, mixed or unknown.
         """
+        if validation_steps is not None:
+            raise InvalidParameterError(
+                f"validation_steps={validation_steps!r} is not supported: m2v-train validates "
+                "once per epoch (early_stopping_patience counts epochs); leave it None"
+            )
+        size = _compat.pick(
+            "validation_size",
+            validation_size,
+            "test_size",
+            test_size,
+            _compat.DEFAULT_VALIDATION_SIZE,
+        )
+        seed_value = _compat.pick("seed", seed, "random_seed", random_seed, _compat.DEFAULT_SEED)
+        epoch_cap, epoch_floor = _compat.epochs(max_epochs, min_epochs)
         texts = _check_texts(X, "X")
-        if len(texts) != len(y):
-            raise InvalidParameterError(f"X has {len(texts)} texts but y has {len(y)} labels")
+        labels = _labels(y)
+        if len(texts) != len(labels):
+            raise InvalidParameterError(f"X has {len(texts)} texts but y has {len(labels)} labels")
         if (X_val is None) != (y_val is None):
             raise InvalidParameterError("pass both X_val and y_val, or neither")
-        generator = seed_everything(seed)
-        space, counts = label_space(y)
-        targets = space.encode(y)
+        generator = seed_everything(seed_value)
+        space, counts = label_space(labels)
+        targets = space.encode(labels)
         if X_val is not None and y_val is not None:
             val_texts = _check_texts(X_val, "X_val")
-            if len(val_texts) != len(y_val):
+            val_labels = _labels(y_val)
+            if len(val_texts) != len(val_labels):
                 raise InvalidParameterError("X_val and y_val differ in length")
-            val_targets = space.encode(y_val, "y_val")
+            val_targets = space.encode(val_labels, "y_val")
             train_texts, train_targets = texts, targets
         else:
             strata = None if space.multilabel else targets
-            train_rows, val_rows = split(len(texts), validation_size, seed=seed, strata=strata)
+            train_rows, val_rows = split(len(texts), size, seed=seed_value, strata=strata)
             train_texts = [texts[i] for i in train_rows]
             val_texts = [texts[i] for i in val_rows]
             train_targets, val_targets = targets[train_rows], targets[val_rows]
+        if epoch_cap is None:
+            epoch_cap = _compat.UNBOUNDED_EPOCHS if val_texts else _compat.DEFAULT_MAX_EPOCHS
         weights = class_weights(class_weight, space, counts, len(texts))
         weight_tensor = None if weights is None else torch.from_numpy(weights)
-        if space.multilabel:
-            loss_fn: nn.Module = nn.BCEWithLogitsLoss(pos_weight=weight_tensor)
-            score = _jaccard
-        else:
-            loss_fn = nn.CrossEntropyLoss(weight=weight_tensor)
-            score = _accuracy
+        loss_fn = classification_loss(space.multilabel, weight_tensor, focal_gamma)
+        score = _jaccard if space.multilabel else _accuracy
         torch_device = resolve_device(device)
         loss_fn.to(torch_device)
         encoder = self._encoder()
@@ -240,10 +372,11 @@ class StaticModelForClassification:
             learning_rate=learning_rate,
             weight_decay=weight_decay,
             batch_size=batch_size if batch_size is not None else auto_batch_size(len(train_texts)),
-            max_epochs=max_epochs,
-            min_epochs=min_epochs,
+            max_epochs=epoch_cap,
+            min_epochs=epoch_floor,
             patience=early_stopping_patience,
             lr_schedule=lr_schedule,
+            token_dropout=token_dropout,
             device=torch_device,
             show_progress=show_progress,
         )
@@ -267,39 +400,61 @@ class StaticModelForClassification:
 
     # ------------------------------------------------------------------ inference
 
+    def _batches(
+        self, texts_in: str | Sequence[str], batch_size: int, show_progress_bar: bool
+    ) -> Any:
+        """Token batches of the texts (one string: one text), with a progress bar if asked."""
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise InvalidParameterError(f"batch_size must be an int >= 1, got {batch_size!r}")
+        texts = (
+            [texts_in]
+            if isinstance(texts_in, str)
+            else _check_texts(texts_in, "X", allow_empty=True)
+        )
+        batches = tqdm(
+            iterate(self.tokenize(texts), batch_size),
+            total=-(-len(texts) // batch_size),
+            unit="batches",
+            disable=not show_progress_bar,
+        )
+        return batches
+
     @torch.no_grad()
-    def _logits(self, texts_in: Sequence[str], batch_size: int) -> np.ndarray[Any, Any]:
-        _, net = self._fitted()
-        texts = [texts_in] if isinstance(texts_in, str) else _check_texts(texts_in, "X")
+    def _logits(
+        self, texts_in: str | Sequence[str], batch_size: int, show_progress_bar: bool = False
+    ) -> np.ndarray[Any, Any]:
+        space, net = self._fitted()
+        batches = self._batches(texts_in, batch_size, show_progress_bar)
         net.eval()
-        parts = [
-            net(batch).numpy()
-            for _, batch in iterate(self.tokenize(texts), max(1, int(batch_size)))
-        ]
+        parts = [net(batch).numpy() for _, batch in batches]
+        if not parts:
+            return np.zeros((0, len(space.classes)), dtype=np.float32)
         return np.concatenate(parts).astype(np.float32)
 
     def predict_proba(
         self,
-        X: Sequence[str],  # noqa: N803
-        *,
+        X: str | Sequence[str],  # noqa: N803
+        show_progress_bar: bool = False,
         batch_size: int = 1024,
     ) -> np.ndarray[Any, Any]:
-        """Probabilities ``[n, classes]``: softmax (single-label) or sigmoid (multi-label)."""
-        logits = torch.from_numpy(self._logits(X, batch_size))
+        """Probabilities ``[n, classes]`` (float32): softmax (single-label) or sigmoid
+        (multi-label); ``(0, classes)`` for no texts."""
+        logits = torch.from_numpy(self._logits(X, batch_size, show_progress_bar))
         if self.multilabel:
             return torch.sigmoid(logits).numpy()
         return torch.softmax(logits, dim=1).numpy()
 
     def predict(
         self,
-        X: Sequence[str],  # noqa: N803
-        *,
-        threshold: float = 0.5,
+        X: str | Sequence[str],  # noqa: N803
+        show_progress_bar: bool = False,
         batch_size: int = 1024,
+        threshold: float = 0.5,
     ) -> np.ndarray[Any, Any] | list[list[Label]]:
-        """Labels: an array (single-label) or a list of label lists (multi-label: every class
-        with probability above ``threshold``)."""
-        probabilities = self.predict_proba(X, batch_size=batch_size)
+        """Labels: an array (single-label, dtype of the classes; shape ``(0,)`` for no
+        texts) or a list of label lists (multi-label: every class with probability above
+        ``threshold``; ignored for single-label)."""
+        probabilities = self.predict_proba(X, show_progress_bar, batch_size)
         if self.multilabel:
             return [
                 [self.classes[i] for i in np.flatnonzero(row > threshold)] for row in probabilities
@@ -307,20 +462,45 @@ class StaticModelForClassification:
         labels: np.ndarray[Any, Any] = np.asarray(self.classes)[probabilities.argmax(axis=1)]
         return labels
 
+    @torch.no_grad()
+    def encode(
+        self,
+        X: str | Sequence[str],  # noqa: N803
+        batch_size: int = 1024,
+        show_progress_bar: bool = False,
+    ) -> np.ndarray[Any, Any]:
+        """The embeddings the head reads (float32 ``[n, dim]``; ``[dim]`` for one string):
+        the fine-tuned static model's vectors (``to_static_model().encode``), or the base
+        model's before :meth:`fit`.  model2vec's ``encode`` returns the head's output
+        instead; use :meth:`predict_proba` for class scores."""
+        encoder = self._net.encoder if self._net is not None else self._encoder()
+        batches = self._batches(X, batch_size, show_progress_bar)
+        encoder.eval()
+        parts = [encoder(batch).numpy() for _, batch in batches]
+        vectors = (
+            np.concatenate(parts).astype(np.float32)
+            if parts
+            else np.zeros((0, encoder.dim), dtype=np.float32)
+        )
+        return vectors[0] if isinstance(X, str) else vectors
+
     def evaluate(
         self,
         X: Sequence[str],  # noqa: N803
         y: Sequence[Any],
-        *,
+        batch_size: int = 1024,
         threshold: float = 0.5,
+        *,
         output_dict: bool = True,
     ) -> dict[str, Any] | str:
-        """A scikit-learn classification report (per-class precision/recall/F1, averages)."""
+        """A classification report (scikit-learn's: per-class precision/recall/F1 and
+        support, accuracy, macro and weighted averages; multi-label dicts also have the
+        exact-match ``accuracy``) as a dict, or as text with ``output_dict=False``."""
         from m2v_train._report import classification_report
 
         space, _ = self._fitted()
-        predicted = self.predict(X, threshold=threshold)
-        return classification_report(space, y, predicted, output_dict=output_dict)
+        predicted = self.predict(X, batch_size=batch_size, threshold=threshold)
+        return classification_report(space, _labels(y), predicted, output_dict=output_dict)
 
     # ------------------------------------------------------------------ export
 
@@ -337,19 +517,10 @@ class StaticModelForClassification:
             mapping=None if data.mapping is None else np.asarray(data.mapping, dtype=np.int32),
         )
 
-    def to_static_model(self) -> StaticModel:
-        """The fine-tuned embedding model (no head): encodes exactly the head's input."""
-        return StaticModel.from_data(self._trained_data())
-
-    def save_pretrained(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
-        """Export to a classifier folder (spec/classifier.md) that m2v-infer loads.
-
-        Raises:
-            OutputExistsError: ``path`` exists and ``overwrite`` is false.
-        """
+    def _head(self) -> ClassifierHead:
         space, net = self._fitted()
         layers = net.layers()
-        head = ClassifierHead(
+        return ClassifierHead(
             task="multi-label" if space.multilabel else "single-label",
             classes=tuple(space.classes),
             weights=tuple(np.asarray(weight, dtype=np.float32) for weight, _ in layers),
@@ -357,8 +528,28 @@ class StaticModelForClassification:
             threshold=0.5,
             extra={"trained_with": "m2v-train"},
         )
+
+    def to_static_model(self) -> StaticModel:
+        """The fine-tuned embedding model (no head): encodes exactly the head's input."""
+        model = StaticModel.from_data(self._trained_data())
+        model.base_model_name = self.base_model.base_model_name
+        return model
+
+    def to_pipeline(self) -> StaticClassifier:
+        """The trained classifier as an ``m2v_infer.StaticClassifier`` (numpy only, no
+        torch): what :meth:`save_pretrained` writes, without the round trip to disk."""
+        return StaticClassifier(self.to_static_model(), self._head())
+
+    def save_pretrained(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+        """Export to a classifier folder (spec/classifier.md) that m2v-infer loads.
+
+        Raises:
+            OutputExistsError: ``path`` exists and ``overwrite`` is false.
+        """
         card = ModelCard(base_model=self.base_model.base_model_name)
-        return save_classifier(path, self._trained_data(), head, overwrite=overwrite, card=card)
+        return save_classifier(
+            path, self._trained_data(), self._head(), overwrite=overwrite, card=card
+        )
 
     def __repr__(self) -> str:
         state = "unfitted" if self._space is None else f"{len(self._space.classes)} classes"

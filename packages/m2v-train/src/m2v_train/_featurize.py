@@ -63,7 +63,8 @@ def featurize(
         texts: the training corpus (non-empty strings).
         work_dir: folder of the feature store; a second call with the same corpus and
             teacher resumes where the first stopped.
-        teacher: a local sentence-transformers / Hugging Face folder, or any object with
+        teacher: a sentence-transformers / Hugging Face folder or hub id (resolved in the
+            Hugging Face cache; ``HF_HUB_OFFLINE=1``: the cache only), or any object with
             ``name``, ``dim`` and ``encode(texts) -> [n, dim]``.
         target: ``"sentence"`` (the teacher's own pooled embedding) or ``"tokens"`` (mean of
             contextual token vectors without the special first/last tokens, as Tokenlearn).

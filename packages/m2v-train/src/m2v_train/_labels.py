@@ -99,9 +99,14 @@ def label_space(y: Sequence[Any]) -> tuple[LabelSpace, Counter[Label]]:
 
 
 def class_weights(
-    spec: str | Mapping[Any, float] | None, space: LabelSpace, counts: Counter[Label], n: int
+    spec: str | Mapping[Any, float] | Sequence[float] | Any | None,
+    space: LabelSpace,
+    counts: Counter[Label],
+    n: int,
 ) -> np.ndarray[Any, Any] | None:
-    """One weight per class: ``None``, ``"balanced"`` or an explicit mapping.
+    """One weight per class: ``None``, ``"balanced"``, an explicit mapping, or one weight
+    per class in the order of ``space.classes`` (a list, array or tensor, as model2vec's
+    deprecated tensor form).
 
     ``"balanced"`` is ``n / (classes * count)`` for single-label data and, for multi-label
     data, the positive weight ``(n - count) / count`` of each class.
@@ -117,6 +122,15 @@ def class_weights(
         return np.asarray(
             [total / (len(space.classes) * counts[c]) for c in space.classes], dtype=np.float32
         )
+    if not isinstance(spec, str | Mapping) and (
+        hasattr(spec, "tolist") or isinstance(spec, list | tuple)
+    ):
+        values = spec.tolist() if hasattr(spec, "tolist") else list(spec)
+        if len(values) != len(space.classes):
+            raise InvalidLabelsError(
+                f"class_weight has {len(values)} weights for {len(space.classes)} classes"
+            )
+        spec = dict(zip(space.classes, values, strict=True))
     if isinstance(spec, Mapping):
         missing = [c for c in space.classes if c not in spec]
         if missing:

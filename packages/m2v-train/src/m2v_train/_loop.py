@@ -1,4 +1,8 @@
-"""The supervised training loop: seeded shuffling, LR schedule, validation, early stopping."""
+"""The supervised training loop: seeded shuffling, LR schedule, validation, early stopping.
+
+Without validation texts (a data set too small to split) every epoch runs, the LR schedule
+does not react to a validation loss, and the last epoch's weights are kept.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from m2v_train._batches import iterate
+from m2v_train._batches import drop_tokens, iterate
 from m2v_train._errors import InvalidParameterError
 
 LR_SCHEDULES = ("plateau", "cosine", "constant")
@@ -35,6 +39,7 @@ class LoopOptions:
     min_epochs: int = 1
     patience: int | None = 5
     lr_schedule: str = "plateau"
+    token_dropout: float = 0.0
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     show_progress: bool = True
 
@@ -56,6 +61,10 @@ class LoopOptions:
             raise InvalidParameterError(
                 f"patience must be None or an int >= 1, got {self.patience!r}"
             )
+        if not (isinstance(self.token_dropout, float | int) and 0.0 <= self.token_dropout < 1.0):
+            raise InvalidParameterError(
+                f"token_dropout must be in [0, 1), got {self.token_dropout!r}"
+            )
         if self.lr_schedule not in LR_SCHEDULES:
             raise InvalidParameterError(
                 f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}"
@@ -64,7 +73,8 @@ class LoopOptions:
 
 @dataclass
 class EpochRecord:
-    """What one epoch did: mean training loss, validation loss and score, learning rate."""
+    """What one epoch did: mean training loss (per text), validation loss and score (NaN
+    without validation texts), learning rate, and whether its weights are the ones kept."""
 
     epoch: int
     train_loss: float
@@ -135,7 +145,8 @@ def train_loop(
 
     "Best" is the highest validation score, ties broken by the lower validation loss.
     Training stops after ``patience`` epochs without improvement (not before
-    ``min_epochs``) or at ``max_epochs``.
+    ``min_epochs``) or at ``max_epochs``.  With no validation texts every epoch runs and
+    the last one is kept.
     """
     options.check()
     net.to(options.device)
@@ -150,6 +161,7 @@ def train_loop(
     best: tuple[float, float] = (-math.inf, -math.inf)
     history: list[EpochRecord] = []
     stale = 0
+    validated = len(val_ids) > 0
     for epoch in range(1, options.max_epochs + 1):
         order = torch.randperm(len(train_ids), generator=generator).numpy()
         total_loss = 0.0
@@ -161,6 +173,8 @@ def train_loop(
             disable=not options.show_progress,
         ) as bar:
             for rows, batch in iterate(train_ids, options.batch_size, order=order):
+                if options.token_dropout > 0:
+                    batch = drop_tokens(batch, options.token_dropout, generator)
                 optimizer.zero_grad(set_to_none=True)
                 logits = net(batch.to(options.device))
                 loss = loss_fn(logits, _targets(train_targets, rows).to(options.device))
@@ -172,24 +186,27 @@ def train_loop(
                 seen += len(rows)
                 bar.set_postfix_str(f"loss={total_loss / seen:.4f}", refresh=False)
                 bar.update(1)
-            val_loss, val_score = evaluate_split(
-                net, val_ids, val_targets, loss_fn, score_fn, options
+            val_loss = val_score = math.nan
+            shown = f"loss={total_loss / len(train_ids):.4f}"
+            if validated:
+                val_loss, val_score = evaluate_split(
+                    net, val_ids, val_targets, loss_fn, score_fn, options
+                )
+                shown += f" val_loss={val_loss:.4f} val_score={val_score:.4f}"
+            bar.set_postfix_str(shown)
+        improved = True  # without validation the last epoch is the one kept
+        if validated:
+            if scheduler is not None and not per_step:
+                scheduler.step(val_loss)
+            improved = (val_score, -val_loss) > best and (
+                val_score > best[0] + 1e-4 or val_loss < -best[1] - 1e-4
             )
-            bar.set_postfix_str(
-                f"loss={total_loss / len(train_ids):.4f} val_loss={val_loss:.4f} "
-                f"val_score={val_score:.4f}"
-            )
-        if scheduler is not None and not per_step:
-            scheduler.step(val_loss)
-        improved = (val_score, -val_loss) > best and (
-            val_score > best[0] + 1e-4 or val_loss < -best[1] - 1e-4
-        )
-        if improved:
-            best = (val_score, -val_loss)
-            best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-            stale = 0
-        else:
-            stale += 1
+            if improved:
+                best = (val_score, -val_loss)
+                best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+                stale = 0
+            else:
+                stale += 1
         history.append(
             EpochRecord(
                 epoch=epoch,
@@ -201,12 +218,14 @@ def train_loop(
             )
         )
         if (
-            options.patience is not None
+            validated
+            and options.patience is not None
             and stale >= options.patience
             and epoch >= options.min_epochs
         ):
             break
-    net.load_state_dict(best_state)
+    if validated:
+        net.load_state_dict(best_state)
     net.to("cpu")
     net.eval()
     return history

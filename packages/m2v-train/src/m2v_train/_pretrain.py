@@ -174,8 +174,8 @@ def _train_generation(
     best = _val_cosine(encoder, val_ids, val_targets, device)
     for epoch in range(1, options.epochs + 1):
         order = torch.randperm(len(train_ids), generator=generator).numpy()
-        running = 0.0
-        done_steps = 0
+        running = 0.0  # summed per-text loss: the bar shows the mean per text, as fit's
+        seen = 0
         with tqdm(
             total=math.ceil(len(train_ids) / options.batch_size),
             desc=f"Generation {generation} epoch {epoch}/{options.epochs}",
@@ -190,17 +190,17 @@ def _train_generation(
                 loss.backward()  # type: ignore[no-untyped-call]
                 optimizer.step()
                 schedule.step()
-                running += float(loss.detach())
-                done_steps += 1
-                bar.set_postfix_str(f"loss={running / done_steps:.4f}", refresh=False)
+                running += float(loss.detach()) * len(rows)
+                seen += len(rows)
+                bar.set_postfix_str(f"loss={running / seen:.4f}", refresh=False)
                 bar.update(1)
             cosine = _val_cosine(encoder, val_ids, val_targets, device)
-            bar.set_postfix_str(f"loss={running / max(1, done_steps):.4f} val_cos={cosine:.4f}")
+            bar.set_postfix_str(f"loss={running / max(1, seen):.4f} val_cos={cosine:.4f}")
         report.epochs.append(
             {
                 "generation": float(generation),
                 "epoch": float(epoch),
-                "loss": running / max(1, done_steps),
+                "loss": running / max(1, seen),
                 "val_cosine": cosine,
             }
         )

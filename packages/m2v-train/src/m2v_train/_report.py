@@ -13,7 +13,11 @@ from m2v_train._labels import LabelSpace
 def classification_report(
     space: LabelSpace, y_true: Sequence[Any], y_pred: Any, *, output_dict: bool = True
 ) -> dict[str, Any] | str:
-    """Per-class precision, recall, F1 and support, plus accuracy / averages."""
+    """Per-class precision, recall, F1 and support, plus accuracy / averages.
+
+    Multi-label dicts also get ``"accuracy"``: the share of texts whose predicted label set
+    is exactly the true one (the key model2vec's report has).
+    """
     from sklearn.metrics import (  # type: ignore[import-untyped]
         classification_report as sklearn_report,
     )
@@ -25,9 +29,12 @@ def classification_report(
         predicted = np.zeros_like(truth)
         for row, labels in enumerate(y_pred):
             predicted[row, [index[label] for label in labels]] = 1.0
-        return sklearn_report(  # type: ignore[no-any-return]
+        report = sklearn_report(
             truth, predicted, target_names=names, output_dict=output_dict, zero_division=0
         )
+        if output_dict:
+            report["accuracy"] = float(np.all(truth == predicted, axis=1).mean())
+        return report  # type: ignore[no-any-return]
     truth_idx = space.encode(y_true)
     index = space.index
     pred_idx = np.asarray(

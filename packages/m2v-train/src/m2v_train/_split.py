@@ -1,4 +1,8 @@
-"""Seeded train/validation splits, stratified by class for single-label data."""
+"""Seeded train/validation splits, stratified by class for single-label data.
+
+A data set too small to split (one text, or single-label data whose every class has one
+text) gets an empty validation side: training then runs without validation.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,8 @@ MAX_VALIDATION = 10_000
 
 
 def validation_count(n: int, size: float | int) -> int:
-    """How many of ``n`` rows go to validation: a fraction (capped) or a count."""
+    """How many of ``n`` rows go to validation: a fraction (capped) or a count; at least
+    one and at most ``n - 1`` (0 when ``n < 2``: nothing to split)."""
     if isinstance(size, bool) or not isinstance(size, int | float):
         raise InvalidParameterError(f"validation_size must be a float or an int, got {size!r}")
     if isinstance(size, float):
@@ -22,7 +27,7 @@ def validation_count(n: int, size: float | int) -> int:
     else:
         count = size
     if n < 2:
-        raise InvalidParameterError("need at least 2 training texts to split off a validation set")
+        return 0
     return min(max(1, count), n - 1)
 
 
@@ -32,10 +37,14 @@ def split(
     """Sorted (train, validation) row indices.
 
     With ``strata`` (one class index per row) each class contributes in proportion (at
-    least one row to each side when it has two or more), so rare classes are validated too.
+    least one row to each side when it has two or more), so rare classes are validated too;
+    a class with a single row goes to training, so validation is empty when every class
+    has one row.
     """
     count = validation_count(n, size)
     rng = np.random.default_rng(seed)
+    if count == 0:
+        return np.arange(n), np.zeros(0, dtype=np.int64)
     if strata is None:
         order = rng.permutation(n)
         return np.sort(order[count:]), np.sort(order[:count])

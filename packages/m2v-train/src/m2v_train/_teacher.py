@@ -1,8 +1,11 @@
-"""The teacher: a local Hugging Face sentence-transformer folder run with transformers.
+"""The teacher: a Hugging Face sentence-transformer (folder or hub id) run with transformers.
 
-Only safetensors weights are read (``use_safetensors=True``: never ``torch.load``) and no
-remote code runs.  The pooling follows the folder's sentence-transformers config
-(``1_Pooling/config.json``: mean or CLS; mean when absent).
+A hub id is resolved to a snapshot folder in the Hugging Face cache (downloading the
+config, tokenizer, pooling and safetensors files unless ``HF_HUB_OFFLINE`` is set), the
+way ``m2v encode`` and ``m2v distill`` accept hub ids.  Only safetensors weights are read
+(``use_safetensors=True``: never ``torch.load``) and no remote code runs.  The pooling
+follows the folder's sentence-transformers config (``1_Pooling/config.json``: mean or
+CLS; mean when absent).
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -39,6 +43,65 @@ class TeacherLike(Protocol):
         """Vectors ``[len(texts), dim]`` (float32) for a batch of texts."""
 
 
+_HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?")
+_TEACHER_FILES = ("*.json", "*.safetensors", "*.txt", "*.model", "1_Pooling/*")
+"""What a teacher needs from a hub repository: configs, tokenizer files, safetensors."""
+
+
+def _offline() -> bool:
+    value = os.environ.get("HF_HUB_OFFLINE") or os.environ.get("TRANSFORMERS_OFFLINE") or ""
+    return value.strip().upper() in {"1", "ON", "YES", "TRUE"}
+
+
+def _hub_cache() -> str | None:
+    """The hub cache as the environment says now (huggingface_hub reads it at import)."""
+    for variable in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"):
+        if os.environ.get(variable):
+            return os.path.expanduser(os.environ[variable])
+    home = os.environ.get("HF_HOME")
+    return os.path.join(os.path.expanduser(home), "hub") if home else None
+
+
+def resolve_teacher(path: str | os.PathLike[str]) -> tuple[Path, str]:
+    """The local folder of a teacher and its name: a folder is itself (named by its last
+    component); a hub id is a snapshot in the Hugging Face cache (named by the id).
+
+    Raises:
+        TeacherError: neither a folder nor a hub id the hub (or, offline, the cache) has.
+        MissingDependencyError: a hub id, and huggingface_hub is not installed.
+    """
+    folder = Path(path).expanduser()
+    text = os.fspath(path)
+    if folder.is_dir() or isinstance(path, os.PathLike) or not _HUB_ID.fullmatch(text):
+        return folder, folder.name
+    if ".." in text or "--" in text:
+        return folder, folder.name
+    try:
+        from huggingface_hub import snapshot_download
+    except ImportError:
+        from m2v_format import MissingDependencyError
+
+        raise MissingDependencyError(
+            f"teacher {text!r} is not a local folder, and loading it from the Hugging Face "
+            'hub needs huggingface_hub: pip install "m2v-train[teacher]"'
+        ) from None
+    offline = _offline()
+    try:
+        snapshot = snapshot_download(
+            text,
+            cache_dir=_hub_cache(),
+            local_files_only=offline,
+            allow_patterns=list(_TEACHER_FILES),
+        )
+    except Exception as error:  # any hub, network or cache failure: not found
+        where = "in the local hub cache (HF_HUB_OFFLINE is set)" if offline else "on the hub"
+        raise TeacherError(
+            f"teacher {text!r} is not a local folder and was not found {where}: "
+            f"{type(error).__name__}: {error}"
+        ) from None
+    return Path(snapshot), text
+
+
 def _pooling_mode(folder: Path) -> str:
     config = folder / "1_Pooling" / "config.json"
     if not config.is_file():
@@ -53,18 +116,18 @@ def _pooling_mode(folder: Path) -> str:
 
 
 def teacher_identity(path: str | os.PathLike[str], precision: str = "float32") -> tuple[str, int]:
-    """The (name, output dimension) a folder teacher will have, read from its config.json
-    without loading the weights."""
-    folder = Path(path).expanduser()
+    """The (name, output dimension) a teacher (folder or hub id) will have, read from its
+    config.json without loading the weights."""
+    folder, base = resolve_teacher(path)
     try:
         config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
         dim = int(config["hidden_size"])
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise TeacherError(
-            f"teacher {str(path)!r} is not a local Hugging Face model folder with a "
+            f"teacher {str(path)!r} is not a Hugging Face model folder or hub id with a "
             f"config.json giving hidden_size: {error}"
         ) from None
-    name = folder.name if precision == "float32" else f"{folder.name}@{precision}"
+    name = base if precision == "float32" else f"{base}@{precision}"
     return name, dim
 
 
@@ -90,7 +153,7 @@ def _quiet_transformers(quiet: bool) -> Iterator[None]:
 
 
 class TransformersTeacher:
-    """A sentence transformer loaded with ``transformers`` from a local folder."""
+    """A sentence transformer loaded with ``transformers`` from a folder or hub id."""
 
     def __init__(
         self,
@@ -109,11 +172,11 @@ class TransformersTeacher:
 
         if target not in TARGET_MODES:
             raise InvalidParameterError(f"target must be one of {TARGET_MODES}, got {target!r}")
-        folder = Path(path).expanduser()
+        folder, base = resolve_teacher(path)
         if not (folder / "config.json").is_file():
             raise TeacherError(
-                f"teacher {str(path)!r} is not a local Hugging Face model folder "
-                "(config.json missing); download it first"
+                f"teacher {str(path)!r} is not a Hugging Face model folder or hub id "
+                "(config.json missing)"
             )
         try:
             with _quiet_transformers(quiet):
@@ -127,7 +190,7 @@ class TransformersTeacher:
         dtype = torch.bfloat16 if precision == "bfloat16" else torch.float32
         self._model.to(self._device, dtype=dtype).eval()
         self._torch = torch
-        self.name, _ = teacher_identity(folder, precision)
+        self.name = base if precision == "float32" else f"{base}@{precision}"
         self.target = target
         self.pooling = _pooling_mode(folder)
         self.max_length = max_length
