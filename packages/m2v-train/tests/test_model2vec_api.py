@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from m2v_infer import StaticClassifier, StaticModel
 from m2v_testkit import sentiment_texts, topic_texts
-from m2v_train import InvalidParameterError, StaticModelForClassification
+from m2v_train import InvalidParameterError, NotFittedError, StaticModelForClassification
 from m2v_train._batches import drop_tokens, make_batch
 
 model2vec_train = pytest.importorskip("model2vec.train")
@@ -234,26 +234,32 @@ def test_drop_tokens_keeps_a_token_per_text() -> None:
 def test_predict_encode_and_pipeline(tiny_model_dir: Path) -> None:
     texts, labels = sentiment_texts(150, seed=8)
     clf = StaticModelForClassification.from_pretrained(tiny_model_dir, hidden_dim=8)
-    before = clf.encode(texts[:4])  # model2vec's encode works before fit too
-    assert before.shape == (4, 16)
+    # model2vec's encode returns its head's output, untrained before fit: ours has no head yet
+    with pytest.raises(NotFittedError, match=r"base_model\.encode"):
+        clf.encode(texts[:4])
     np.testing.assert_allclose(
-        before, StaticModel.from_pretrained(tiny_model_dir).encode(texts[:4]), atol=1e-6
+        clf.base_model.encode(texts[:4]),
+        StaticModel.from_pretrained(tiny_model_dir).encode(texts[:4]),
+        atol=1e-6,
     )
     clf.fit(texts, labels, **QUICK)
     proba = clf.predict_proba(texts[:20], show_progress_bar=True, batch_size=7)
     np.testing.assert_array_equal(proba, clf.predict_proba(texts[:20]))
     predicted = clf.predict(texts[:20], False, 5, 0.5)  # model2vec's positional order
     np.testing.assert_array_equal(predicted, clf.predict(texts[:20]))
-    vectors = clf.encode(texts[:20], batch_size=3, show_progress_bar=False)
-    assert vectors.dtype == np.float32
-    np.testing.assert_allclose(vectors, clf.to_static_model().encode(texts[:20]), atol=1e-5)
-    assert clf.encode("good film").shape == (16,)
+    logits = clf.encode(texts[:20], batch_size=3, show_progress_bar=False)
+    assert logits.dtype == np.float32
+    assert logits.shape == (20, 2)  # the head's output, as model2vec's encode
+    np.testing.assert_allclose(
+        np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True), proba, atol=1e-5
+    )
+    assert clf.encode("good film").shape == (2,)
     # empty inputs: the right shapes and dtypes (model2vec: predict gives an empty array)
     assert clf.predict([]).shape == (0,)
     assert clf.predict([]).dtype == predicted.dtype
     assert clf.predict_proba([]).shape == (0, 2)
     assert clf.predict_proba([]).dtype == np.float32
-    assert clf.encode([]).shape == (0, 16)
+    assert clf.encode([]).shape == (0, 2)
     pipeline = clf.to_pipeline()
     assert isinstance(pipeline, StaticClassifier)
     np.testing.assert_allclose(pipeline.predict_proba(texts[:20]), proba, atol=1e-5)

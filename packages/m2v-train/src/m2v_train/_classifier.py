@@ -469,20 +469,20 @@ class StaticModelForClassification:
         batch_size: int = 1024,
         show_progress_bar: bool = False,
     ) -> np.ndarray[Any, Any]:
-        """The embeddings the head reads (float32 ``[n, dim]``; ``[dim]`` for one string):
-        the fine-tuned static model's vectors (``to_static_model().encode``), or the base
-        model's before :meth:`fit`.  model2vec's ``encode`` returns the head's output
-        instead; use :meth:`predict_proba` for class scores."""
-        encoder = self._net.encoder if self._net is not None else self._encoder()
-        batches = self._batches(X, batch_size, show_progress_bar)
-        encoder.eval()
-        parts = [encoder(batch).numpy() for _, batch in batches]
-        vectors = (
-            np.concatenate(parts).astype(np.float32)
-            if parts
-            else np.zeros((0, encoder.dim), dtype=np.float32)
-        )
-        return vectors[0] if isinstance(X, str) else vectors
+        """The head's output, as model2vec's ``encode``: logits, float32 ``[n, classes]``
+        (``[classes]`` for one string; ``(0, classes)`` for no texts).
+
+        For the fine-tuned embeddings the head reads, use ``to_static_model().encode(X)``;
+        before :meth:`fit` there is no head (model2vec's would be untrained), so this raises
+        :class:`NotFittedError` and ``base_model.encode(X)`` gives the embeddings.
+        """
+        if self._net is None:
+            raise NotFittedError(
+                "encode() returns the head's logits (as in model2vec) and there is no head "
+                "before fit(); use base_model.encode(X) for the embeddings"
+            )
+        logits = self._logits(X, batch_size, show_progress_bar)
+        return logits[0] if isinstance(X, str) else logits
 
     def evaluate(
         self,
