@@ -89,8 +89,30 @@ def test_float16(tmp_path: Path, potion_path: Path, compat_sentences: list[str])
     np.testing.assert_allclose(actual, expected, atol=2e-3, rtol=0)
 
 
-def test_int8_with_scale(tmp_path: Path, potion_path: Path, compat_sentences: list[str]) -> None:
+def test_int8_with_row_scales(
+    tmp_path: Path, potion_path: Path, compat_sentences: list[str]
+) -> None:
+    """Per-row scales live in the weights, which model2vec multiplies in: outputs agree,
+    normalized and not."""
     ours = load_model(save_model(tmp_path / "i8", quantize(load_model(potion_path), "int8")))
+    assert ours.embeddings_scale is None
+    assert ours.weights is not None
+    theirs = _theirs(ours.path)
+    assert theirs.embedding.dtype == np.int8
+    np.testing.assert_allclose(
+        reference_encode(ours, compat_sentences), theirs.encode(compat_sentences), atol=1e-6
+    )
+    np.testing.assert_allclose(
+        reference_encode(ours, compat_sentences[:50], normalize=False),
+        theirs.encode(compat_sentences[:50], normalize=False),
+        rtol=1e-5,
+        atol=1e-5,
+    )
+
+
+def test_int8_with_scale(tmp_path: Path, potion_path: Path, compat_sentences: list[str]) -> None:
+    table = quantize(load_model(potion_path), "int8", int8_scale="global")
+    ours = load_model(save_model(tmp_path / "i8", table))
     assert ours.embeddings_scale is not None
     theirs = _theirs(ours.path)  # model2vec ignores embeddings_scale ...
     assert theirs.embedding.dtype == np.int8

@@ -22,7 +22,14 @@ from typing import Any
 
 import numpy as np
 import pytest
-from m2v_format import FormatError, load_model, reference_encode, save_model, validate_model
+from m2v_format import (
+    FormatError,
+    ValidationReport,
+    load_model,
+    reference_encode,
+    save_model,
+    validate_model,
+)
 from m2v_testkit import tiny_model
 
 hypothesis = pytest.importorskip("hypothesis")
@@ -117,8 +124,17 @@ def _check(folder: Path) -> None:
             load_error = error
         report = validate_model(folder)
     if load_error is not None:
+        if _refused_text_of_a_valid_tokenizer(load_error, report):
+            return
         assert not report.ok, f"load failed ({load_error}) but the validator saw nothing"
         assert load_error.rule in report.rules, (load_error, report.violations)
+
+
+def _refused_text_of_a_valid_tokenizer(error: FormatError, report: ValidationReport) -> bool:
+    """K3: an unk_token missing from the vocabulary is valid (the validator warns), but the
+    tokenizers library then refuses any text with an unknown piece, so encoding can fail."""
+    warned = any(w.code == "unknown-token-missing" for w in report.warnings)
+    return warned and error.code == "invalid-tokenizer" and "fails on this text" in str(error)
 
 
 @pytest.fixture(scope="module")
