@@ -5,13 +5,21 @@ task, activation) and ``classifier.safetensors`` (the head's dense layers).  Rea
 JSON and safetensors only - no pickle, no code - and checks every rule H1-H9 before anything
 is computed, so a head that loads runs.  The runtime that applies a head lives in m2v-infer
 (``StaticClassifier``); the trainer that makes one in m2v-train.
+
+model2vec's pipeline folders cross over both ways (rules M1-M6): a folder without our files
+is read from model2vec's ``head.safetensors`` and config.json's ``head_config``, and the
+writer adds both beside our files, from the same arrays, so model2vec 0.10.0's
+``StaticModelPipeline`` loads what m2v writes.  model2vec's legacy ``pipeline.skops`` is
+refused without being opened.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +36,16 @@ from m2v_format._errors import (
     UnsupportedClassifierVersionError,
 )
 from m2v_format._model import StaticModelData
+from m2v_format._model2vec_head import (
+    HEAD_CONFIG_KEY,
+    HEAD_FILE,
+    LEGACY_FILE,
+    TENSOR_PREFIX,
+    head_config,
+    legacy_pipeline_error,
+    model2vec_mismatch,
+    read_head_config,
+)
 from m2v_format._safetensors import read_safetensors, write_safetensors
 from m2v_format._write import write_atomically, write_model_files
 
@@ -162,15 +180,17 @@ def _check_version(value: object, path: Path) -> str:
     return value
 
 
-def _check_classes(value: object, task: str, path: Path) -> tuple[Label, ...]:
+def _check_classes(
+    value: object, task: str, path: Path, name: str = "classes"
+) -> tuple[Label, ...]:
     if not isinstance(value, list) or not value:
-        raise _fail("classes must be a non-empty JSON array", "H5", path)
+        raise _fail(f"{name} must be a non-empty JSON array", "H5", path)
     strings = all(isinstance(c, str) for c in value)
     integers = all(isinstance(c, int) and not isinstance(c, bool) for c in value)
     if not (strings or integers):
-        raise _fail("classes must be all strings or all integers", "H5", path)
+        raise _fail(f"{name} must be all strings or all integers", "H5", path)
     if len(set(value)) != len(value):
-        raise _fail("classes must be distinct", "H5", path)
+        raise _fail(f"{name} must be distinct", "H5", path)
     if task == "single-label" and len(value) < 2:
         raise _fail("a single-label classifier needs at least 2 classes", "H5", path)
     return tuple(value)
@@ -197,17 +217,21 @@ def _number_in_unit_interval(value: object) -> bool:
 
 
 def _layers(
-    tensors: dict[str, npt.NDArray[Any]], count: int, path: Path
+    tensors: dict[str, npt.NDArray[Any]], count: int, path: Path, prefix: str = "layers"
 ) -> tuple[list[npt.NDArray[np.float32]], list[npt.NDArray[np.float32]]]:
-    """Rules H7-H9: each layer's weight and bias, chained shapes, finite values."""
+    """Rules H7-H9: each layer's weight and bias, chained shapes, finite values.
+
+    ``prefix`` is the tensor names' first part: ``layers`` here, ``head`` in model2vec's
+    head.safetensors (M3).
+    """
     weights: list[npt.NDArray[np.float32]] = []
     biases: list[npt.NDArray[np.float32]] = []
     for index in range(count):
         for kind in ("weight", "bias"):
-            if f"layers.{index}.{kind}" not in tensors:
-                raise _fail(f"tensor layers.{index}.{kind} missing", "H7", path)
-        weight = tensors[f"layers.{index}.weight"]
-        bias = tensors[f"layers.{index}.bias"]
+            if f"{prefix}.{index}.{kind}" not in tensors:
+                raise _fail(f"tensor {prefix}.{index}.{kind} missing", "H7", path)
+        weight = tensors[f"{prefix}.{index}.weight"]
+        bias = tensors[f"{prefix}.{index}.bias"]
         if weight.ndim != 2 or bias.ndim != 1 or bias.shape[0] != weight.shape[0]:
             raise _fail(
                 f"layer {index}: weight {weight.shape} / bias {bias.shape} do not match", "H8", path
@@ -228,21 +252,63 @@ def _layers(
     return weights, biases
 
 
+def _check_outputs(weights: list[npt.NDArray[np.float32]], classes: int, path: Path) -> None:
+    """Rule H8's last link: the last layer gives one output per class."""
+    if weights[-1].shape[0] != classes:
+        raise _fail(
+            f"the last layer gives {weights[-1].shape[0]} outputs for {classes} classes",
+            "H8",
+            path,
+        )
+
+
+def _load_model2vec_head(root: Path) -> ClassifierHead:
+    """Rules M2-M4: model2vec's head_config and head.safetensors as our head."""
+    config = read_head_config(root, MAX_LAYERS)
+    config_path = root / "config.json"
+    classes = _check_classes(
+        config.classes, config.task, config_path, name=f"{HEAD_CONFIG_KEY}.classes"
+    )
+    head_path = root / HEAD_FILE
+    tensors = _read_head_tensors(head_path)
+    weights, biases = _layers(tensors, config.n_layers, head_path, prefix=TENSOR_PREFIX)
+    _check_outputs(weights, len(classes), head_path)
+    return ClassifierHead(
+        task=config.task,
+        classes=classes,
+        weights=tuple(weights),
+        biases=tuple(biases),
+    )
+
+
 def load_classifier_head(folder: str | os.PathLike[str]) -> ClassifierHead:
-    """Read and check ``classifier.json`` and ``classifier.safetensors`` of ``folder``.
+    """Read and check the head of the classifier folder ``folder``.
+
+    ``classifier.json`` and ``classifier.safetensors`` when the folder has either (H1-H9);
+    else model2vec's ``head.safetensors`` with config.json's ``head_config``, converted to
+    our head in memory (M1-M4).  Nothing but JSON and safetensors is read.
 
     Raises:
-        ClassifierNotFoundError: either file is missing (H1).
+        ClassifierNotFoundError: no head: our files are missing and there is no
+            head.safetensors (H1).
+        LegacyPipelineError: the only head is model2vec's legacy pipeline.skops, which is
+            never opened (M5).
         UnsupportedClassifierVersionError: a classifier_version of another major (H3).
         ClassifierError: any other rule broken; ``rule`` names it.
     """
     root = Path(folder)
     config_path = root / CLASSIFIER_JSON
     weights_path = root / CLASSIFIER_WEIGHTS
+    if not config_path.is_file() and not weights_path.is_file():
+        if (root / HEAD_FILE).is_file():
+            return _load_model2vec_head(root)
+        if (root / LEGACY_FILE).exists():
+            raise legacy_pipeline_error(root)
     for path in (config_path, weights_path):
         if not path.is_file():
             raise ClassifierNotFoundError(
-                f"{path.name} missing: not a classifier folder", path=root
+                f"{path.name} missing (and no model2vec {HEAD_FILE}): not a classifier folder",
+                path=root,
             )
     config = _read_json(config_path)
     if config.get("format") != CLASSIFIER_FORMAT:
@@ -268,12 +334,7 @@ def load_classifier_head(folder: str | os.PathLike[str]) -> ClassifierHead:
             f"layers must be an int in [1, {MAX_LAYERS}], got {layers!r}", "H4", config_path
         )
     weights, biases = _layers(_read_head_tensors(weights_path), layers, weights_path)
-    if weights[-1].shape[0] != len(classes):
-        raise _fail(
-            f"the last layer gives {weights[-1].shape[0]} outputs for {len(classes)} classes",
-            "H8",
-            weights_path,
-        )
+    _check_outputs(weights, len(classes), weights_path)
     return ClassifierHead(
         task=task,
         classes=classes,
@@ -289,16 +350,40 @@ def load_classifier_head(folder: str | os.PathLike[str]) -> ClassifierHead:
 # --------------------------------------------------------------------------- writing
 
 
-def _write_head(folder: Path, head: ClassifierHead) -> None:
-    with (folder / CLASSIFIER_WEIGHTS).open("xb") as handle:
-        write_safetensors(handle, head.tensors(), metadata={"format": CLASSIFIER_FORMAT})
+def _write_tensors(
+    path: Path, tensors: dict[str, npt.NDArray[np.float32]], metadata: dict[str, str] | None
+) -> None:
+    with path.open("xb") as handle:
+        write_safetensors(handle, tensors, metadata=metadata)
         handle.flush()
         os.fsync(handle.fileno())
+
+
+def _write_head(folder: Path, head: ClassifierHead) -> None:
+    _write_tensors(folder / CLASSIFIER_WEIGHTS, head.tensors(), {"format": CLASSIFIER_FORMAT})
     text = json.dumps(head.config(), indent=2, ensure_ascii=False) + "\n"
     with (folder / CLASSIFIER_JSON).open("x", encoding="utf-8") as handle:
         handle.write(text)
         handle.flush()
         os.fsync(handle.fileno())
+
+
+def _model2vec_tensors(head: ClassifierHead) -> dict[str, npt.NDArray[np.float32]]:
+    """Rule M6: our layers under model2vec's names, the same float32 arrays."""
+    return {
+        name.replace("layers.", f"{TENSOR_PREFIX}.", 1): array
+        for name, array in head.tensors().items()
+    }
+
+
+def _with_head_config(model: StaticModelData, head: ClassifierHead | None) -> StaticModelData:
+    """``model`` whose config carries model2vec's head_config for ``head`` (M6), or none."""
+    extra = {key: value for key, value in model.config.extra.items() if key != HEAD_CONFIG_KEY}
+    if head is not None:
+        extra[HEAD_CONFIG_KEY] = head_config(head.task, head.classes, len(head.weights))
+    if extra == model.config.extra:
+        return model
+    return dataclasses.replace(model, config=dataclasses.replace(model.config, extra=extra))
 
 
 def save_classifier(
@@ -311,6 +396,11 @@ def save_classifier(
 ) -> Path:
     """Write ``model`` and ``head`` as one classifier folder, atomically (H1, W1, W2).
 
+    The folder is also a model2vec 0.10.0 pipeline folder (M6): ``head.safetensors`` and
+    config.json's ``head_config`` hold the same head.  When model2vec would compute other
+    outputs (a multi-label threshold other than 0.5, or a global ``embeddings_scale`` without
+    normalization) they are left out, with a ``UserWarning`` that says why.
+
     Returns:
         The path of the written folder.
 
@@ -321,9 +411,20 @@ def save_classifier(
     """
     head.check_input_dim(model.dim)
     name = Path(folder).name
+    mismatch = model2vec_mismatch(head.task, head.threshold, model)
+    if mismatch is not None:
+        warnings.warn(
+            f"{name}: written without model2vec's {HEAD_FILE} (model2vec 0.10.0 will not load "
+            f"it as a pipeline): {mismatch}",
+            UserWarning,
+            stacklevel=2,
+        )
+    written = _with_head_config(model, None if mismatch else head)
 
     def fill(staging: Path) -> None:
-        write_model_files(staging, model, card=card, name=name)
+        write_model_files(staging, written, card=card, name=name)
         _write_head(staging, head)
+        if mismatch is None:
+            _write_tensors(staging / HEAD_FILE, _model2vec_tensors(head), None)
 
     return write_atomically(folder, fill, overwrite=overwrite)

@@ -307,6 +307,17 @@ class UnsupportedClassifierVersionError(ClassifierError):
     rule = "H3"
 
 
+class LegacyPipelineError(ClassifierError):
+    """The folder's only head is model2vec's legacy ``pipeline.skops``, never opened (rule M5).
+
+    The message names the fix: model2vec's ``convert_legacy_pipeline`` writes the
+    ``head.safetensors`` that m2v reads.
+    """
+
+    code = "legacy-pipeline"
+    rule = "M5"
+
+
 # --------------------------------------------------------------------------- conformance
 
 
@@ -352,6 +363,7 @@ RULE_ERRORS: tuple[type[FormatError], ...] = (
     OutputExistsError,
     ClassifierNotFoundError,
     UnsupportedClassifierVersionError,
+    LegacyPipelineError,
 )
 """One class per rule of spec/format.md and spec/classifier.md that has an error, in spec order
 (``ClassifierError`` itself covers H2-H9, its instances name the rule)."""

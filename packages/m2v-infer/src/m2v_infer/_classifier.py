@@ -7,6 +7,12 @@ before anything is computed, so a folder that loads runs.
 :class:`m2v_infer.StaticModel` (the folder's own config: normalize, max_length, rule H10)
 and applies the head in float32 with numpy.
 
+Folders cross over with model2vec 0.10.0 both ways (spec/classifier.md M1-M6): a pipeline
+folder that model2vec's ``StaticModelPipeline.save_pretrained`` wrote (``head.safetensors``)
+loads here, converted in memory, and :meth:`StaticClassifier.save_pretrained` writes a folder
+that ``StaticModelPipeline.from_pretrained`` loads.  model2vec's legacy ``pipeline.skops``
+is refused unopened (``LegacyPipelineError``).
+
 ``predict``, ``predict_proba`` and ``evaluate`` take the arguments of model2vec's
 ``StaticModelPipeline`` (``show_progress_bar``, ``max_length``, ``batch_size``,
 ``use_multiprocessing``, ``multiprocessing_threshold``, ``threshold``), so code written for a
@@ -56,11 +62,16 @@ class StaticClassifier:
     ) -> StaticClassifier:
         """Load a classifier folder (spec/classifier.md): model files plus the head.
 
+        The head is ``classifier.json`` + ``classifier.safetensors``, or, in a folder that
+        model2vec 0.10.0's ``StaticModelPipeline.save_pretrained`` wrote, its
+        ``head.safetensors`` and config.json's ``head_config`` (rules M1-M4).
         ``num_threads`` is passed to :meth:`StaticModel.encode` (``None``: every core).
 
         Raises:
             FormatError: the model part breaks spec/format.md.
             ClassifierError: the head breaks spec/classifier.md.
+            LegacyPipelineError: the only head is model2vec's legacy ``pipeline.skops``,
+                which is never opened (the message names model2vec's converter).
         """
         folder = Path(path)
         head = load_classifier_head(folder)
@@ -171,7 +182,9 @@ class StaticClassifier:
 
     def save_pretrained(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
         """Write the classifier folder (model files plus head, spec/classifier.md),
-        atomically; returns the folder.
+        atomically; returns the folder.  model2vec 0.10.0's ``StaticModelPipeline`` loads
+        it too (rule M6; a ``UserWarning`` says when it cannot, e.g. a multi-label
+        threshold other than 0.5).
 
         Raises:
             OutputExistsError: ``path`` exists and ``overwrite`` is false.

@@ -541,7 +541,8 @@ class StaticModelForClassification:
         return StaticClassifier(self.to_static_model(), self._head())
 
     def save_pretrained(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
-        """Export to a classifier folder (spec/classifier.md) that m2v-infer loads.
+        """Export to a classifier folder (spec/classifier.md) that m2v-infer loads, and
+        model2vec 0.10.0's ``StaticModelPipeline.from_pretrained`` too (rule M6).
 
         Raises:
             OutputExistsError: ``path`` exists and ``overwrite`` is false.
