@@ -17,6 +17,7 @@ import typing as _typing
 from m2v_format import (
     ClassifierError,
     ClassifierNotFoundError,
+    LegacyPipelineError,
     MissingDependencyError,
     UnsupportedClassifierVersionError,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "InferError",
     "InvalidArgumentError",
     "InvalidInputError",
+    "LegacyPipelineError",
     "MissingDependencyError",
     "StaticClassifier",
     "StaticModel",
