@@ -14,6 +14,8 @@ Errors are typed: every error of every m2v package derives from :class:`M2VError
 carries a stable ``code``; :class:`FormatError` subclasses also name the spec ``rule``.
 """
 
+import typing as _typing
+
 from m2v_format._card import ModelCard
 from m2v_format._classifier import (
     CLASSIFIER_FORMAT,
@@ -72,7 +74,6 @@ from m2v_format._inference import (
 from m2v_format._layout import Layout
 from m2v_format._load import load_model, resolve_model_path
 from m2v_format._model import StaticModelData
-from m2v_format._onnx_export import export_onnx
 from m2v_format._quantize import quantize
 from m2v_format._reference import reference_encode, reference_tokenize
 from m2v_format._safetensors import read_safetensors
@@ -80,15 +81,27 @@ from m2v_format._tokenizer import median_token_length
 from m2v_format._validate import ValidationReport, Violation, validate_model
 from m2v_format._write import save_model
 
+if _typing.TYPE_CHECKING:
+    from m2v_format._onnx_export import export_onnx
 
-def __getattr__(name: str) -> str:
-    """``__version__``: read from the installed metadata (one source: pyproject.toml), on
-    first use, so that importing the package does not load importlib.metadata."""
+
+def __getattr__(name: str) -> _typing.Any:
+    """On first use: :func:`export_onnx` (``m2v_format._onnx_export``, so that importing the
+    package does not load the ONNX writer) and ``__version__`` (read from the installed
+    metadata, one source: pyproject.toml)."""
+    if name == "export_onnx":
+        from m2v_format._onnx_export import export_onnx
+
+        return export_onnx
     if name == "__version__":
         from importlib.metadata import version
 
         return version("m2v-format")
     raise AttributeError(f"module 'm2v_format' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), "export_onnx", "__version__"})
 
 
 __all__ = [  # noqa: RUF022 - grouped by topic, sorted within each group
