@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 from pathlib import Path
@@ -17,26 +16,7 @@ from m2v_format import (
     save_model,
 )
 from m2v_format._hub import looks_like_hub_id
-from m2v_testkit import tiny_model
-
-COMMIT = "0123456789abcdef0123456789abcdef01234567"
-
-
-def _build_cache(cache: Path, repo: str, model_folder: Path, prefix: str = "") -> Path:
-    """The layout huggingface_hub uses: blobs by hash, snapshot files as relative symlinks."""
-    root = cache / ("models--" + repo.replace("/", "--"))
-    blobs, snapshot = root / "blobs", root / "snapshots" / COMMIT
-    blobs.mkdir(parents=True)
-    for file in model_folder.iterdir():
-        data = file.read_bytes()
-        blob = blobs / hashlib.sha256(data).hexdigest()
-        blob.write_bytes(data)
-        target = snapshot / prefix / file.name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.symlink(os.path.relpath(blob, target.parent), target)
-    (root / "refs").mkdir()
-    (root / "refs" / "main").write_text(COMMIT)
-    return snapshot
+from m2v_testkit import HUB_COMMIT, hub_cache_snapshot, tiny_model
 
 
 @pytest.fixture
@@ -52,17 +32,17 @@ def offline_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_hub_id_resolves_to_the_cached_snapshot(tmp_path: Path, offline_cache: Path) -> None:
     model = save_model(tmp_path / "src", tiny_model())
-    snapshot = _build_cache(offline_cache, "org/name", model)
+    snapshot = hub_cache_snapshot(offline_cache, "org/name", model)
     assert resolve_model_path("org/name") == snapshot
     loaded = load_model("org/name")  # snapshot files are symlinks into blobs/: allowed
     assert loaded.rows == 12
     assert loaded.path == snapshot
-    assert load_model("org/name", revision=COMMIT).rows == 12
+    assert load_model("org/name", revision=HUB_COMMIT).rows == 12
 
 
 def test_hub_subfolder(tmp_path: Path, offline_cache: Path) -> None:
     model = save_model(tmp_path / "src", tiny_model())
-    snapshot = _build_cache(offline_cache, "org/nested", model, prefix="models/small")
+    snapshot = hub_cache_snapshot(offline_cache, "org/nested", model, prefix="models/small")
     assert resolve_model_path("org/nested", subfolder="models/small") == snapshot / "models/small"
     with pytest.raises(SubfolderEscapeError):
         resolve_model_path("org/nested", subfolder="../../..")
@@ -72,7 +52,7 @@ def test_snapshot_symlink_leaving_the_repo_cache_escapes(
     tmp_path: Path, offline_cache: Path
 ) -> None:
     model = save_model(tmp_path / "src", tiny_model())
-    snapshot = _build_cache(offline_cache, "org/evil", model)
+    snapshot = hub_cache_snapshot(offline_cache, "org/evil", model)
     (snapshot / "tokenizer.json").unlink()
     os.symlink(model / "tokenizer.json", snapshot / "tokenizer.json")
     with pytest.raises(SubfolderEscapeError):
@@ -80,7 +60,9 @@ def test_snapshot_symlink_leaving_the_repo_cache_escapes(
 
 
 def test_snapshot_path_given_directly_is_fine(tmp_path: Path, offline_cache: Path) -> None:
-    snapshot = _build_cache(offline_cache, "org/direct", save_model(tmp_path / "src", tiny_model()))
+    snapshot = hub_cache_snapshot(
+        offline_cache, "org/direct", save_model(tmp_path / "src", tiny_model())
+    )
     assert load_model(snapshot).rows == 12
 
 
@@ -92,7 +74,7 @@ def test_unknown_repo_offline(offline_cache: Path, repo: str) -> None:
 
 
 def test_unknown_revision_offline(tmp_path: Path, offline_cache: Path) -> None:
-    _build_cache(offline_cache, "org/name", save_model(tmp_path / "src", tiny_model()))
+    hub_cache_snapshot(offline_cache, "org/name", save_model(tmp_path / "src", tiny_model()))
     with pytest.raises(ModelNotFoundError):
         load_model("org/name", revision="f" * 40)
 

@@ -13,7 +13,13 @@ import pytest
 from m2v_format import save_model
 from m2v_format.cli import main
 from m2v_infer import StaticClassifier, StaticModel
-from m2v_testkit import sentiment_texts, synthetic_corpus, synthetic_model, topic_texts
+from m2v_testkit import (
+    hub_cache_snapshot,
+    sentiment_texts,
+    synthetic_corpus,
+    synthetic_model,
+    topic_texts,
+)
 
 
 def _write_csv(path: Path, texts: list[str], labels: list[str]) -> Path:
@@ -143,28 +149,6 @@ def test_featurize_quiet_prints_nothing_but_the_result(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------- issue 13's CLI bugs
 
-COMMIT = "0123456789abcdef0123456789abcdef01234567"
-
-
-def _hub_cache(cache: Path, repo: str, folder: Path) -> Path:
-    """``folder`` as huggingface_hub caches ``repo``: blobs by hash, snapshot symlinks."""
-    import hashlib
-    import os
-
-    root = cache / ("models--" + repo.replace("/", "--"))
-    blobs, snapshot = root / "blobs", root / "snapshots" / COMMIT
-    blobs.mkdir(parents=True)
-    for file in sorted(p for p in folder.rglob("*") if p.is_file()):
-        data = file.read_bytes()
-        blob = blobs / hashlib.sha256(data).hexdigest()
-        blob.write_bytes(data)
-        target = snapshot / file.relative_to(folder)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.symlink(os.path.relpath(blob, target.parent), target)
-    (root / "refs").mkdir()
-    (root / "refs" / "main").write_text(COMMIT)
-    return snapshot
-
 
 @pytest.fixture
 def offline_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -188,8 +172,8 @@ def test_classify_and_featurize_take_hub_ids(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """Hub ids resolve as in ``m2v encode`` (they were wrapped in Path and not found)."""
-    _hub_cache(offline_hub, "org/tiny-static", tiny_model_dir)
-    _hub_cache(offline_hub, "org/tiny-teacher", tiny_teacher_dir)
+    hub_cache_snapshot(offline_hub, "org/tiny-static", tiny_model_dir)
+    hub_cache_snapshot(offline_hub, "org/tiny-teacher", tiny_teacher_dir)
     data = _write_csv(tmp_path / "train.csv", *sentiment_texts(80))
     out = tmp_path / "clf"
     code = main([

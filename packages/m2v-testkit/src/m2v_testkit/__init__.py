@@ -42,6 +42,7 @@ from m2v_testkit._differential import (
     tokenizer_variant,
     tokenizer_variants,
 )
+from m2v_testkit._hub_cache import HUB_COMMIT, hub_cache_snapshot
 from m2v_testkit._machine import describe_machine
 from m2v_testkit._models import save_tiny_model, tiny_model, valid_embeddings, write_raw_model
 from m2v_testkit._policy import (
@@ -132,6 +133,7 @@ __all__ = [
     "EDGE_CASES",
     "FETCH_COMMAND",
     "FILLER_WORDS",
+    "HUB_COMMIT",
     "MISSING_ENV",
     "NEGATIVE_WORDS",
     "POSITIVE_WORDS",
@@ -176,6 +178,7 @@ __all__ = [
     "free_port",
     "full_corpus",
     "header_bytes",
+    "hub_cache_snapshot",
     "lee_background_sentences",
     "missing_message",
     "missing_policy",
