@@ -16,16 +16,12 @@ from m2v_format import (
     save_model,
 )
 from m2v_format._hub import looks_like_hub_id
-from m2v_testkit import HUB_COMMIT, hub_cache_snapshot, tiny_model
+from m2v_testkit import HUB_COMMIT, hub_cache_snapshot, offline_hub_cache, tiny_model
 
 
 @pytest.fixture
 def offline_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    pytest.importorskip("huggingface_hub")
-    cache = tmp_path / "hub-cache"
-    cache.mkdir()
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    cache = offline_hub_cache(tmp_path / "hub-cache", monkeypatch)
     monkeypatch.chdir(tmp_path)  # "org/name" must not exist as a relative local path
     return cache
 

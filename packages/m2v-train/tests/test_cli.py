@@ -15,6 +15,7 @@ from m2v_format.cli import main
 from m2v_infer import StaticClassifier, StaticModel
 from m2v_testkit import (
     hub_cache_snapshot,
+    offline_hub_cache,
     sentiment_texts,
     synthetic_corpus,
     synthetic_model,
@@ -153,11 +154,7 @@ def test_featurize_quiet_prints_nothing_but_the_result(tmp_path: Path) -> None:
 @pytest.fixture
 def offline_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty Hugging Face cache, offline; the working folder has no ``org/...`` path."""
-    pytest.importorskip("huggingface_hub")
-    cache = tmp_path / "hub-cache"
-    cache.mkdir()
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    cache = offline_hub_cache(tmp_path / "hub-cache", monkeypatch)
     work = tmp_path / "cwd"
     work.mkdir()
     monkeypatch.chdir(work)

@@ -42,7 +42,7 @@ from m2v_testkit._differential import (
     tokenizer_variant,
     tokenizer_variants,
 )
-from m2v_testkit._hub_cache import HUB_COMMIT, hub_cache_snapshot
+from m2v_testkit._hub_cache import HUB_COMMIT, hub_cache_snapshot, offline_hub_cache
 from m2v_testkit._machine import describe_machine
 from m2v_testkit._models import save_tiny_model, tiny_model, valid_embeddings, write_raw_model
 from m2v_testkit._policy import (
@@ -183,6 +183,7 @@ __all__ = [
     "missing_message",
     "missing_policy",
     "needs_testdata",
+    "offline_hub_cache",
     "pool_segments",
     "random_texts",
     "raw_safetensors",

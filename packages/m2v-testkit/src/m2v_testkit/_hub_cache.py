@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from typing import Any
 
 HUB_COMMIT = "0123456789abcdef0123456789abcdef01234567"
 """The revision :func:`hub_cache_snapshot` files its snapshot under (``refs/main``)."""
@@ -32,3 +33,18 @@ def hub_cache_snapshot(
     (root / "refs").mkdir()
     (root / "refs" / "main").write_text(commit)
     return snapshot
+
+
+def offline_hub_cache(cache: Path, monkeypatch: Any) -> Path:
+    """Make ``cache`` an empty Hugging Face cache and the hub offline, for one test.
+
+    ``monkeypatch`` is the test's ``pytest.MonkeyPatch`` (it undoes the environment
+    changes).  Skips the test when huggingface_hub is not installed.  Returns ``cache``.
+    """
+    import pytest  # only tests call this; the testkit itself does not depend on pytest
+
+    pytest.importorskip("huggingface_hub")
+    cache.mkdir(parents=True)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    return cache
