@@ -2,8 +2,8 @@
 
 Run by hand (pytest does not collect ``bench_*.py``)::
 
-    uv run --all-packages python tests/benchmarks/bench_classify.py [--seeds 0 1]
-        [--datasets bbc rt] [--markdown] [--json OUT.json]
+    uv run --all-packages python tests/benchmarks/bench_classify.py [--seeds 0 1 2]
+        [--datasets bbc rt] [--systems m2v-train model2vec logreg] [--markdown] [--json OUT]
 
 Data: BBC News (5 classes, one document per file) and Rotten Tomatoes (fresh vs rotten
 snippets; plot summaries left out).  For each seed, one stratified 80/20 train/test split
@@ -16,8 +16,11 @@ snippets; plot summaries left out).  For each seed, one stratified 80/20 train/t
   embeddings.
 
 Base model: potion-base-8M.  Every run is a fresh subprocess with torch on 2 threads.
-Reported: test accuracy, training wall time, and the prediction throughput (texts/s) of
-each trained classifier on the test texts (ours: the exported folder under m2v-infer).
+Reported, mean ± sd over the seeds (default 0, 1, 2): test accuracy and its difference from
+model2vec's on the same split, training wall time (loading the base model included) and how
+many times faster than model2vec's it is (paired by seed), epochs run, and the prediction
+throughput (texts/s) of each trained classifier on the test texts (ours: the exported
+folder under m2v-infer).  The machine and its load average are printed before and after.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from m2v_testkit import bbc_news, dataset_path, rotten_tomatoes_reviews
+from m2v_testkit import bbc_news, dataset_path, describe_machine, rotten_tomatoes_reviews
 
 SYSTEMS = ("m2v-train", "model2vec", "logreg")
 DATASETS = {"bbc": "BBC News", "rt": "Rotten Tomatoes"}
@@ -136,29 +139,51 @@ def run(systems: list[str], datasets: list[str], seeds: list[int]) -> list[dict[
     return results
 
 
+def _mean_sd(values: list[float], scale: float = 1.0, digits: int = 2) -> str:
+    mean = statistics.mean(values) * scale
+    if len(values) < 2:
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} ± {statistics.stdev(values) * scale:.{digits}f}"
+
+
 def markdown(results: list[dict[str, Any]]) -> str:
-    """Mean over seeds per dataset and system: accuracy, train time (and ratio), throughput."""
+    """Mean ± sd over seeds per data set and system: accuracy, its difference from model2vec
+    (paired by seed), training time and how many times faster than model2vec's it is,
+    epochs, prediction throughput."""
     lines = [
-        "| data set | system | accuracy | train s | train time vs model2vec | predict texts/s |",
-        "|---|---|---:|---:|---:|---:|",
+        "| data set | system | seeds | accuracy (%) | vs model2vec (points) | train s "
+        "| speed-up vs model2vec | epochs | predict texts/s |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for dataset in DATASETS:
         rows = [r for r in results if r["dataset"] == dataset]
-        if not rows:
-            continue
-        m2v = [r["train_s"] for r in rows if r["system"] == "model2vec"]
-        reference = statistics.mean(m2v) if m2v else None
+        reference = {r["seed"]: r for r in rows if r["system"] == "model2vec"}
         for system in SYSTEMS:
             mine = [r for r in rows if r["system"] == system]
             if not mine:
                 continue
-            accuracy = statistics.mean(r["accuracy"] for r in mine)
-            train = statistics.mean(r["train_s"] for r in mine)
-            ratio = f"{train / reference:.2f}x" if reference else ""
-            speed = statistics.mean(r["texts_per_s"] for r in mine)
+            paired = [r for r in mine if r["seed"] in reference]
+            delta = speedup = ""
+            if paired and system != "model2vec":
+                delta = _mean_sd(
+                    [r["accuracy"] - reference[r["seed"]]["accuracy"] for r in paired], 100
+                )
+                speedup = (
+                    _mean_sd(
+                        [reference[r["seed"]]["train_s"] / r["train_s"] for r in paired], digits=1
+                    )
+                    + "x"
+                )
+            epochs = (
+                _mean_sd([float(r["epochs"]) for r in mine if "epochs" in r], digits=1)
+                if any("epochs" in r for r in mine)
+                else ""
+            )
             lines.append(
-                f"| {DATASETS[dataset]} | {system} | {100 * accuracy:.2f} | {train:.1f} "
-                f"| {ratio} | {speed:,.0f} |"
+                f"| {DATASETS[dataset]} | {system} | {len(mine)} "
+                f"| {_mean_sd([r['accuracy'] for r in mine], 100)} | {delta} "
+                f"| {_mean_sd([r['train_s'] for r in mine], digits=1)} | {speedup} | {epochs} "
+                f"| {statistics.mean(r['texts_per_s'] for r in mine):,.0f} |"
             )
     return "\n".join(lines)
 
@@ -171,11 +196,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--systems", nargs="*", default=list(SYSTEMS), choices=SYSTEMS)
     parser.add_argument("--datasets", nargs="*", default=list(DATASETS), choices=list(DATASETS))
-    parser.add_argument("--seeds", nargs="*", type=int, default=[0])
+    parser.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
     parser.add_argument("--json", type=Path)
     parser.add_argument("--markdown", action="store_true")
     args = parser.parse_args()
+    print(f"machine: {describe_machine('torch', 'model2vec')}", flush=True)
+    print(f"load average before: {os.getloadavg()[0]:.2f}", flush=True)
     results = run(args.systems, args.datasets, args.seeds)
+    print(f"load average after: {os.getloadavg()[0]:.2f}", flush=True)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     if args.markdown:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,17 +37,24 @@ def make_batch(token_ids: Sequence[Sequence[int]]) -> TokenBatch:
     return TokenBatch(torch.from_numpy(flat), torch.from_numpy(offsets), torch.from_numpy(lengths))
 
 
+Batcher = Callable[[Sequence[Sequence[int]]], TokenBatch]
+"""Turns the items of a batch's rows into the network's input (default :func:`make_batch`;
+the pair trainer packs both texts of each pair, see ``m2v_train._pairs``)."""
+
+
 def iterate(
     token_ids: Sequence[Sequence[int]],
     batch_size: int,
     *,
     order: np.ndarray | None = None,
+    batcher: Batcher = make_batch,
 ) -> Iterator[tuple[np.ndarray, TokenBatch]]:
-    """Yield ``(row indices, batch)`` over ``token_ids`` in ``order`` (default: as given)."""
+    """Yield ``(row indices, batch)`` over ``token_ids`` in ``order`` (default: as given);
+    ``batcher`` builds each batch from its rows' items."""
     rows = np.arange(len(token_ids)) if order is None else order
     for start in range(0, len(rows), batch_size):
         chosen = rows[start : start + batch_size]
-        yield chosen, make_batch([token_ids[i] for i in chosen])
+        yield chosen, batcher([token_ids[i] for i in chosen])
 
 
 def drop_tokens(batch: TokenBatch, rate: float, generator: torch.Generator) -> TokenBatch:

@@ -16,8 +16,9 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from m2v_train._batches import drop_tokens, iterate
+from m2v_train._batches import Batcher, drop_tokens, iterate, make_batch
 from m2v_train._errors import InvalidParameterError
+from m2v_train._net import sparse_parameters
 
 LR_SCHEDULES = ("plateau", "cosine", "constant")
 """``plateau``: halve the LR when the validation loss stops falling for 2 epochs;
@@ -96,11 +97,13 @@ def evaluate_split(
     loss_fn: LossFn,
     score_fn: ScoreFn,
     options: LoopOptions,
+    *,
+    batcher: Batcher = make_batch,
 ) -> tuple[float, float]:
-    """Mean loss and score of ``net`` on a whole split."""
+    """Mean loss and score of ``net`` on a whole split (batches built by ``batcher``)."""
     net.eval()
     outputs = []
-    for _, batch in iterate(token_ids, max(options.batch_size, 512)):
+    for _, batch in iterate(token_ids, max(options.batch_size, 512), batcher=batcher):
         outputs.append(net(batch.to(options.device)).float().cpu())
     logits = torch.cat(outputs)
     truth = torch.from_numpy(targets)
@@ -129,6 +132,75 @@ def _scheduler(
     return None, False
 
 
+class Optimization:
+    """The optimizers of a network and their LR schedules, stepped as one.
+
+    Dense parameters (head, token weights, a frozen-free dense table) use AdamW.  A sparse
+    table (:func:`m2v_train._net.sparse_parameters`) uses ``SparseAdam``: only the rows a
+    batch touched are updated, with their own Adam moments ("lazy" Adam), and
+    ``weight_decay`` is applied to those rows the way AdamW applies it (decoupled, times the
+    learning rate).  Both follow the same schedule.
+    """
+
+    def __init__(self, net: nn.Module, options: LoopOptions, steps_per_epoch: int) -> None:
+        sparse = sparse_parameters(net)
+        sparse_ids = {id(p) for p in sparse}
+        dense = [p for p in net.parameters() if p.requires_grad and id(p) not in sparse_ids]
+        self.optimizers: list[torch.optim.Optimizer] = []
+        if dense:
+            self.optimizers.append(
+                torch.optim.AdamW(
+                    dense, lr=options.learning_rate, weight_decay=options.weight_decay
+                )
+            )
+        self.sparse: torch.optim.Optimizer | None = None
+        if sparse:
+            self.sparse = torch.optim.SparseAdam(sparse, lr=options.learning_rate)
+            self.optimizers.append(self.sparse)
+        self.weight_decay = options.weight_decay
+        scheduled = [
+            _scheduler(optimizer, options, steps_per_epoch) for optimizer in self.optimizers
+        ]
+        self.schedulers = [scheduler for scheduler, _ in scheduled if scheduler is not None]
+        self.per_step = any(per_step for _, per_step in scheduled)
+
+    @property
+    def learning_rate(self) -> float:
+        """The current learning rate (the same in every optimizer)."""
+        return float(self.optimizers[0].param_groups[0]["lr"]) if self.optimizers else 0.0
+
+    def zero_grad(self) -> None:
+        """Clear the gradients before a step."""
+        for optimizer in self.optimizers:
+            optimizer.zero_grad(set_to_none=True)
+
+    @torch.no_grad()
+    def _decay_touched_rows(self) -> None:
+        if self.sparse is None or self.weight_decay == 0:
+            return
+        for group in self.sparse.param_groups:
+            factor = 1.0 - group["lr"] * self.weight_decay
+            for parameter in group["params"]:
+                if parameter.grad is not None:
+                    rows = parameter.grad.coalesce().indices()[0]
+                    parameter[rows] *= factor
+
+    def step(self) -> None:
+        """One optimizer step (and the schedule's step when it steps per batch)."""
+        self._decay_touched_rows()
+        for optimizer in self.optimizers:
+            optimizer.step()
+        if self.per_step:
+            for scheduler in self.schedulers:
+                scheduler.step()
+
+    def end_epoch(self, val_loss: float) -> None:
+        """The schedule's step on the validation loss, when it steps per epoch."""
+        if not self.per_step:
+            for scheduler in self.schedulers:
+                scheduler.step(val_loss)
+
+
 def train_loop(
     net: nn.Module,
     train_ids: Sequence[Sequence[int]],
@@ -140,6 +212,7 @@ def train_loop(
     score_fn: ScoreFn,
     options: LoopOptions,
     generator: torch.Generator,
+    batcher: Batcher = make_batch,
 ) -> list[EpochRecord]:
     """Train ``net`` in place; at the end it holds the weights of the best validation epoch.
 
@@ -151,12 +224,8 @@ def train_loop(
     options.check()
     net.to(options.device)
     net.train()
-    parameters = [p for p in net.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(
-        parameters, lr=options.learning_rate, weight_decay=options.weight_decay
-    )
     steps_per_epoch = math.ceil(len(train_ids) / options.batch_size)
-    scheduler, per_step = _scheduler(optimizer, options, steps_per_epoch)
+    optimization = Optimization(net, options, steps_per_epoch)
     best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
     best: tuple[float, float] = (-math.inf, -math.inf)
     history: list[EpochRecord] = []
@@ -172,16 +241,14 @@ def train_loop(
             unit="steps",
             disable=not options.show_progress,
         ) as bar:
-            for rows, batch in iterate(train_ids, options.batch_size, order=order):
+            for rows, batch in iterate(train_ids, options.batch_size, order=order, batcher=batcher):
                 if options.token_dropout > 0:
                     batch = drop_tokens(batch, options.token_dropout, generator)
-                optimizer.zero_grad(set_to_none=True)
+                optimization.zero_grad()
                 logits = net(batch.to(options.device))
                 loss = loss_fn(logits, _targets(train_targets, rows).to(options.device))
                 loss.backward()  # type: ignore[no-untyped-call]
-                optimizer.step()
-                if per_step:
-                    scheduler.step()
+                optimization.step()
                 total_loss += float(loss.detach()) * len(rows)
                 seen += len(rows)
                 bar.set_postfix_str(f"loss={total_loss / seen:.4f}", refresh=False)
@@ -190,14 +257,13 @@ def train_loop(
             shown = f"loss={total_loss / len(train_ids):.4f}"
             if validated:
                 val_loss, val_score = evaluate_split(
-                    net, val_ids, val_targets, loss_fn, score_fn, options
+                    net, val_ids, val_targets, loss_fn, score_fn, options, batcher=batcher
                 )
                 shown += f" val_loss={val_loss:.4f} val_score={val_score:.4f}"
             bar.set_postfix_str(shown)
         improved = True  # without validation the last epoch is the one kept
         if validated:
-            if scheduler is not None and not per_step:
-                scheduler.step(val_loss)
+            optimization.end_epoch(val_loss)
             improved = (val_score, -val_loss) > best and (
                 val_score > best[0] + 1e-4 or val_loss < -best[1] - 1e-4
             )
@@ -213,7 +279,7 @@ def train_loop(
                 train_loss=total_loss / len(train_ids),
                 val_loss=val_loss,
                 val_score=val_score,
-                learning_rate=float(optimizer.param_groups[0]["lr"]),
+                learning_rate=optimization.learning_rate,
                 best=improved,
             )
         )

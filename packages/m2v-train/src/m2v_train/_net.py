@@ -13,7 +13,13 @@ from m2v_train._batches import TokenBatch
 
 class StaticEncoder(nn.Module):
     """Mean of ``weight[token] * E[mapping[token]]`` over a text's tokens (rule I5), optionally
-    normalized; the embedding rows and the per-token weights are trainable."""
+    normalized; the embedding rows and the per-token weights are trainable.
+
+    With ``sparse`` (the default) the table's gradient holds only the rows a batch used: a
+    batch of short texts touches a few thousand of a vocabulary's rows, so the backward pass
+    and the optimizer step (``torch.optim.SparseAdam``, see :func:`sparse_parameters`) cost
+    what the batch reads instead of the whole table.
+    """
 
     def __init__(
         self,
@@ -24,6 +30,7 @@ class StaticEncoder(nn.Module):
         normalize: bool = True,
         train_embeddings: bool = True,
         train_weights: bool = True,
+        sparse: bool = True,
     ) -> None:
         super().__init__()
         table = torch.as_tensor(np.nan_to_num(np.asarray(embeddings, dtype=np.float32)))
@@ -37,6 +44,7 @@ class StaticEncoder(nn.Module):
         else:
             self.register_buffer("mapping", torch.as_tensor(np.asarray(mapping, dtype=np.int64)))
         self.normalize = normalize
+        self.sparse = bool(sparse) and train_embeddings
 
     @property
     def dim(self) -> int:
@@ -52,6 +60,7 @@ class StaticEncoder(nn.Module):
             batch.offsets,
             mode="sum",
             per_sample_weights=self.weights[batch.ids],
+            sparse=self.sparse,
         )
         pooled = summed / batch.lengths.clamp(min=1).to(summed.dtype)[:, None]
         if self.normalize:
@@ -67,6 +76,16 @@ class StaticEncoder(nn.Module):
         if self.mapping is None:
             return table * weights[:, None], None
         return table, weights
+
+
+def sparse_parameters(net: nn.Module) -> list[nn.Parameter]:
+    """The parameters of ``net`` whose gradients are sparse: the trainable tables of its
+    sparse :class:`StaticEncoder` modules."""
+    return [
+        module.embeddings
+        for module in net.modules()
+        if isinstance(module, StaticEncoder) and module.sparse and module.embeddings.requires_grad
+    ]
 
 
 def dense_head(in_dim: int, hidden_dim: int, n_layers: int, out_dim: int) -> nn.Sequential:
