@@ -191,7 +191,9 @@ def test_missing_files(tmp_path: Path) -> None:
     [
         ("H2", {"format": "something-else"}),
         ("H3", {"classifier_version": "one"}),
-        ("H4", {"task": "regression"}),
+        ("R7", {"task": "regression"}),  # a value task needs classifier_version 1.1
+        ("H4", {"task": "ranking"}),
+        ("R1", {"task": "ranking", "classifier_version": "1.1"}),
         ("H4", {"hidden_activation": "gelu"}),
         ("H4", {"threshold": 2}),
         ("H4", {"layers": 0}),

@@ -11,6 +11,10 @@ is read from model2vec's ``head.safetensors`` and config.json's ``head_config``,
 writer adds both beside our files, from the same arrays, so model2vec 0.10.0's
 ``StaticModelPipeline`` loads what m2v writes.  model2vec's legacy ``pipeline.skops`` is
 refused without being opened.
+
+Besides classifiers, the folder may hold a head without classes (rules R1-R7, version 1.1):
+``task`` ``"regression"`` (the raw outputs of the last layer, model2vec's ``identity``
+head) or ``"embedding"`` (a projection whose output is the text's vector).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from m2v_format._errors import (
     ClassifierError,
     ClassifierNotFoundError,
     FormatError,
+    InvalidArgumentError,
     UnsupportedClassifierVersionError,
 )
 from m2v_format._model import StaticModelData
@@ -51,8 +56,9 @@ from m2v_format._write import write_atomically, write_model_files
 
 CLASSIFIER_FORMAT: Final = "m2v-classifier"
 """Value of ``format`` in classifier.json (H2)."""
-CLASSIFIER_VERSION: Final = "1.0"
-"""Newest classifier format version this library reads and writes (H3)."""
+CLASSIFIER_VERSION: Final = "1.1"
+"""Newest classifier format version this library reads and writes (H3); a classifier is
+written as "1.0", a regression or embedding head as "1.1" (R7)."""
 CLASSIFIER_JSON: Final = "classifier.json"
 CLASSIFIER_WEIGHTS: Final = "classifier.safetensors"
 MAX_LAYERS: Final = 16
@@ -61,11 +67,31 @@ MAX_LAYERS: Final = 16
 _VERSION = re.compile(r"^([0-9]+)\.([0-9]+)$")
 _FLOAT_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
 _KNOWN_KEYS = frozenset(
-    {"format", "classifier_version", "task", "classes", "hidden_activation", "threshold", "layers"}
+    {
+        "format",
+        "classifier_version",
+        "task",
+        "classes",
+        "hidden_activation",
+        "threshold",
+        "layers",
+        "outputs",
+    }
 )
 
-Task = Literal["single-label", "multi-label"]
+Task = Literal["single-label", "multi-label", "regression", "embedding"]
 Label = str | int
+
+CLASS_TASKS: Final = ("single-label", "multi-label")
+"""Tasks whose head predicts classes (H4, H5, H12)."""
+VALUE_TASKS: Final = ("regression", "embedding")
+"""Tasks whose head output is used as is, without classes (R1-R6, version 1.1)."""
+_TASKS: Final = (*CLASS_TASKS, *VALUE_TASKS)
+
+
+def _version_key(version: str) -> tuple[int, int]:
+    match = _VERSION.match(version)
+    return (int(match.group(1)), int(match.group(2))) if match else (1, 0)
 
 
 @dataclass(frozen=True)
@@ -74,6 +100,9 @@ class ClassifierHead:
 
     ``weights[i]`` is layer i's ``[out_i, in_i]`` matrix and ``biases[i]`` its ``[out_i]``
     vector, float32; ``extra`` holds the unknown keys of classifier.json (provenance).
+    A ``"regression"`` or ``"embedding"`` head (R1) has no ``classes`` (an empty tuple),
+    may have no layers (R4: its output is then its input) and a regression head may name
+    its outputs (``outputs``, R3).
     """
 
     task: Task
@@ -82,17 +111,34 @@ class ClassifierHead:
     biases: tuple[npt.NDArray[np.float32], ...]
     hidden_activation: str = "relu"
     threshold: float = 0.5
-    version: str = CLASSIFIER_VERSION
+    version: str = "1.0"
     extra: dict[str, Any] = field(default_factory=dict)
+    outputs: tuple[str, ...] | None = None
 
     @property
     def input_dim(self) -> int:
-        """Dimension of the embedding the head takes."""
-        return int(self.weights[0].shape[1])
+        """Dimension of the embedding the head takes (0 for a head without layers, R4: it
+        takes any)."""
+        return int(self.weights[0].shape[1]) if self.weights else 0
+
+    @property
+    def output_dim(self) -> int | None:
+        """Width of the head's output (``None`` for a head without layers: the input's)."""
+        return int(self.weights[-1].shape[0]) if self.weights else None
+
+    @property
+    def predicts_classes(self) -> bool:
+        """Whether the task is a classification (H12) rather than a value task (R5, R6)."""
+        return self.task in CLASS_TASKS
+
+    @property
+    def required_version(self) -> str:
+        """The lowest classifier_version that describes this head (R7)."""
+        return "1.0" if self.predicts_classes else "1.1"
 
     def check_input_dim(self, dim: int, path: Path | None = None) -> None:
         """Rule H8's first link: raise ``ClassifierError`` unless the head takes ``dim``."""
-        if self.input_dim != dim:
+        if self.weights and self.input_dim != dim:
             raise ClassifierError(
                 f"the head takes {self.input_dim}-dimensional inputs but the model gives {dim}",
                 rule="H8",
@@ -100,8 +146,11 @@ class ClassifierHead:
             )
 
     def logits(self, features: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-        """Rule H11: the dense layers (ReLU between them) applied to ``[n, input_dim]``."""
+        """Rule H11: the dense layers (ReLU between them) applied to ``[n, input_dim]``
+        (no layers: the features themselves, R4)."""
         hidden = np.asarray(features, dtype=np.float32)
+        if not self.weights:
+            return hidden.copy()
         last = len(self.weights) - 1
         for index, (weight, bias) in enumerate(zip(self.weights, self.biases, strict=True)):
             hidden = hidden @ weight.T + bias
@@ -110,7 +159,17 @@ class ClassifierHead:
         return hidden.astype(np.float32, copy=False)
 
     def probabilities(self, features: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-        """Rule H12: softmax (single-label) or sigmoid (multi-label) of the logits."""
+        """Rule H12: softmax (single-label) or sigmoid (multi-label) of the logits.
+
+        Raises:
+            InvalidArgumentError: a regression or embedding head has no probabilities
+                (use :meth:`logits`, rules R5 and R6).
+        """
+        if not self.predicts_classes:
+            raise InvalidArgumentError(
+                f"a {self.task} head has no class probabilities; its outputs are logits() "
+                "(spec/classifier.md R5, R6)"
+            )
         logits = self.logits(features)
         out: npt.NDArray[np.float32]
         if self.task == "multi-label":
@@ -123,16 +182,21 @@ class ClassifierHead:
         return out
 
     def config(self) -> dict[str, Any]:
-        """The classifier.json object (H2-H5), known keys first, then ``extra``."""
+        """The classifier.json object (H2-H5, R1-R3, R7), known keys first, then ``extra``."""
+        version = max(self.version, self.required_version, key=_version_key)
         document: dict[str, Any] = {
             "format": CLASSIFIER_FORMAT,
-            "classifier_version": self.version,
+            "classifier_version": version,
             "task": self.task,
-            "classes": list(self.classes),
-            "layers": len(self.weights),
-            "hidden_activation": self.hidden_activation,
-            "threshold": self.threshold,
         }
+        if self.predicts_classes:
+            document["classes"] = list(self.classes)
+        elif self.outputs is not None:
+            document["outputs"] = list(self.outputs)
+        document["layers"] = len(self.weights)
+        document["hidden_activation"] = self.hidden_activation
+        if self.predicts_classes:
+            document["threshold"] = self.threshold
         for key, value in self.extra.items():
             document.setdefault(key, value)
         return document
@@ -254,7 +318,7 @@ def _layers(
 
 def _check_outputs(weights: list[npt.NDArray[np.float32]], classes: int, path: Path) -> None:
     """Rule H8's last link: the last layer gives one output per class."""
-    if weights[-1].shape[0] != classes:
+    if weights and weights[-1].shape[0] != classes:
         raise _fail(
             f"the last layer gives {weights[-1].shape[0]} outputs for {classes} classes",
             "H8",
@@ -266,10 +330,20 @@ def _load_model2vec_head(root: Path) -> ClassifierHead:
     """Rules M2-M4: model2vec's head_config and head.safetensors as our head."""
     config = read_head_config(root, MAX_LAYERS)
     config_path = root / "config.json"
+    head_path = root / HEAD_FILE
+    if config.task == "regression":  # model2vec's identity head (M2, M4)
+        tensors = _read_head_tensors(head_path)
+        weights, biases = _layers(tensors, config.n_layers, head_path, prefix=TENSOR_PREFIX)
+        return ClassifierHead(
+            task="regression",
+            classes=(),
+            weights=tuple(weights),
+            biases=tuple(biases),
+            version="1.1",
+        )
     classes = _check_classes(
         config.classes, config.task, config_path, name=f"{HEAD_CONFIG_KEY}.classes"
     )
-    head_path = root / HEAD_FILE
     tensors = _read_head_tensors(head_path)
     weights, biases = _layers(tensors, config.n_layers, head_path, prefix=TENSOR_PREFIX)
     _check_outputs(weights, len(classes), head_path)
@@ -317,10 +391,16 @@ def load_classifier_head(folder: str | os.PathLike[str]) -> ClassifierHead:
         )
     version = _check_version(config.get("classifier_version"), config_path)
     task = config.get("task")
-    if task not in ("single-label", "multi-label"):
+    if not isinstance(task, str) or task not in _TASKS:
         raise _fail(
-            f"task must be 'single-label' or 'multi-label', got {task!r}", "H4", config_path
+            "task must be 'single-label', 'multi-label', 'regression' or 'embedding', got "
+            f"{task!r}",
+            "R1" if _version_key(version) >= (1, 1) else "H4",
+            config_path,
         )
+    if task in VALUE_TASKS:
+        return _load_value_head(config, task, version, weights_path, config_path)
+    task_value: Task = "multi-label" if task == "multi-label" else "single-label"
     classes = _check_classes(config.get("classes"), task, config_path)
     activation = config.get("hidden_activation", "relu")
     if activation != "relu":
@@ -336,7 +416,7 @@ def load_classifier_head(folder: str | os.PathLike[str]) -> ClassifierHead:
     weights, biases = _layers(_read_head_tensors(weights_path), layers, weights_path)
     _check_outputs(weights, len(classes), weights_path)
     return ClassifierHead(
-        task=task,
+        task=task_value,
         classes=classes,
         weights=tuple(weights),
         biases=tuple(biases),
@@ -344,6 +424,72 @@ def load_classifier_head(folder: str | os.PathLike[str]) -> ClassifierHead:
         threshold=float(threshold),
         version=version,
         extra={key: value for key, value in config.items() if key not in _KNOWN_KEYS},
+    )
+
+
+def _check_output_names(value: object, task: str, path: Path) -> tuple[str, ...] | None:
+    """Rule R3: a regression head's optional ``outputs``; an embedding head has none."""
+    if value is None:
+        return None
+    if task != "regression":
+        raise _fail(f"outputs is for regression heads only, not {task!r}", "R3", path)
+    if (
+        not isinstance(value, list)
+        or not value
+        or not all(isinstance(name, str) and name for name in value)
+    ):
+        raise _fail("outputs must be a non-empty array of non-empty strings", "R3", path)
+    if len(set(value)) != len(value):
+        raise _fail("outputs must be distinct", "R3", path)
+    return tuple(value)
+
+
+def _load_value_head(
+    config: dict[str, Any], name: str, version: str, weights_path: Path, config_path: Path
+) -> ClassifierHead:
+    """Rules R1-R4: a regression or embedding head from classifier.json and its tensors."""
+    task: Task = "regression" if name == "regression" else "embedding"
+    if _version_key(version) < (1, 1):
+        raise _fail(
+            f"task {task!r} needs classifier_version 1.1 or later, got {version}", "R7", config_path
+        )
+    if config.get("classes") is not None:
+        raise _fail(
+            f"a {task} head has no classes (absent or null), got {config['classes']!r}",
+            "R2",
+            config_path,
+        )
+    outputs = _check_output_names(config.get("outputs"), task, config_path)
+    activation = config.get("hidden_activation", "relu")
+    if activation != "relu":
+        raise _fail(f"hidden_activation must be 'relu', got {activation!r}", "H4", config_path)
+    layers = config.get("layers")
+    if isinstance(layers, bool) or not isinstance(layers, int) or not 0 <= layers <= MAX_LAYERS:
+        raise _fail(
+            f"layers must be an int in [0, {MAX_LAYERS}] for a {task} head, got {layers!r}",
+            "R4",
+            config_path,
+        )
+    weights, biases = _layers(_read_head_tensors(weights_path), layers, weights_path)
+    if outputs is not None:
+        if not weights:
+            raise _fail("outputs names need at least one layer", "R3", config_path)
+        if weights[-1].shape[0] != len(outputs):
+            raise _fail(
+                f"the last layer gives {weights[-1].shape[0]} outputs for {len(outputs)} "
+                "output names",
+                "R3",
+                weights_path,
+            )
+    return ClassifierHead(
+        task=task,
+        classes=(),
+        weights=tuple(weights),
+        biases=tuple(biases),
+        hidden_activation="relu",
+        version=version,
+        extra={key: value for key, value in config.items() if key not in _KNOWN_KEYS},
+        outputs=outputs,
     )
 
 

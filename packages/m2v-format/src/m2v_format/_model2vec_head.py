@@ -33,10 +33,19 @@ MODEL_CONFIG: Final = "config.json"
 MULTILABEL_THRESHOLD: Final = 0.5
 """The threshold model2vec's ``predict`` uses by default; it stores none (M4, M6)."""
 
-Task = Literal["single-label", "multi-label"]
+Task = Literal["single-label", "multi-label", "regression", "embedding"]
 
-_TASK_OF: Final[dict[str, Task]] = {"softmax": "single-label", "sigmoid": "multi-label"}
-_ACTIVATION_OF: Final[dict[Task, str]] = {"single-label": "softmax", "multi-label": "sigmoid"}
+_TASK_OF: Final[dict[str, Task]] = {
+    "softmax": "single-label",
+    "sigmoid": "multi-label",
+    "identity": "regression",
+}
+_ACTIVATION_OF: Final[dict[Task, str]] = {
+    "single-label": "softmax",
+    "multi-label": "sigmoid",
+    "regression": "identity",
+    "embedding": "identity",
+}
 CONVERT_HINT: Final = (
     "convert it where scikit-learn and skops are installed: "
     "model2vec.inference.convert_legacy_pipeline(folder).save_pretrained(new_folder) "
@@ -46,7 +55,8 @@ CONVERT_HINT: Final = (
 
 @dataclass(frozen=True)
 class HeadConfig:
-    """model2vec's ``head_config``, checked (M2); ``classes`` is raw, checked by rule H5."""
+    """model2vec's ``head_config``, checked (M2); ``classes`` is raw, checked by rule H5
+    (``None`` for an ``identity`` head, read as a regression head)."""
 
     task: Task
     n_layers: int
@@ -86,35 +96,44 @@ def read_head_config(root: Path, max_layers: int) -> HeadConfig:
     if not isinstance(config, dict):
         raise _fail(f"{HEAD_CONFIG_KEY} must be a JSON object, got {type(config).__name__}", path)
     activation = config.get("activation")
-    if activation == "identity":
+    if not isinstance(activation, str) or activation not in _TASK_OF:
         raise _fail(
-            f"{HEAD_CONFIG_KEY}.activation is 'identity': a regression or projector head, not a "
-            "classifier",
+            f"{HEAD_CONFIG_KEY}.activation must be 'softmax', 'sigmoid' or 'identity', got "
+            f"{activation!r}",
             path,
         )
-    if activation not in _TASK_OF:
-        raise _fail(
-            f"{HEAD_CONFIG_KEY}.activation must be 'softmax' or 'sigmoid', got {activation!r}",
-            path,
-        )
+    identity = activation == "identity"
+    lowest = 0 if identity else 1  # model2vec's identity head may have no layers at all
     n_layers = config.get("n_layers")
     if (
         isinstance(n_layers, bool)
         or not isinstance(n_layers, int)
-        or not 1 <= n_layers <= max_layers
+        or not lowest <= n_layers <= max_layers
     ):
         raise _fail(
-            f"{HEAD_CONFIG_KEY}.n_layers must be an int in [1, {max_layers}], got {n_layers!r}",
+            f"{HEAD_CONFIG_KEY}.n_layers must be an int in [{lowest}, {max_layers}] for "
+            f"activation {activation!r}, got {n_layers!r}",
             path,
         )
-    if config.get("classes") is None:
+    classes = config.get("classes")
+    if identity:
+        if classes is not None:
+            raise _fail(
+                f"{HEAD_CONFIG_KEY}.classes must be null for an 'identity' (regression) head, "
+                f"got {classes!r}",
+                path,
+            )
+        return HeadConfig(task="regression", n_layers=n_layers, classes=None)
+    if classes is None:
         raise _fail(f"{HEAD_CONFIG_KEY}.classes is missing (or null)", path)
-    return HeadConfig(task=_TASK_OF[activation], n_layers=n_layers, classes=config["classes"])
+    return HeadConfig(task=_TASK_OF[activation], n_layers=n_layers, classes=classes)
 
 
 def head_config(task: Task, classes: tuple[str | int, ...], n_layers: int) -> dict[str, Any]:
-    """Rule M6: the ``head_config`` object a writer puts in config.json."""
-    return {"n_layers": n_layers, "activation": _ACTIVATION_OF[task], "classes": list(classes)}
+    """Rule M6: the ``head_config`` object a writer puts in config.json (a regression or
+    embedding head: activation ``identity``, classes null)."""
+    listed = list(classes) if task in ("single-label", "multi-label") else None
+    return {"n_layers": n_layers, "activation": _ACTIVATION_OF[task], "classes": listed}
 
 
 def model2vec_mismatch(task: Task, threshold: float, model: StaticModelData) -> str | None:

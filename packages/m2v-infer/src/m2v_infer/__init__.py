@@ -3,7 +3,9 @@
 ``from m2v_infer import StaticModel`` is a drop-in replacement for model2vec's
 ``StaticModel`` (same API, same outputs within 1e-6) that is faster, streams inputs of any
 length with bounded memory (:meth:`StaticModel.encode_iter`) and truncates output
-dimensions (``dimensions=``).  :class:`StaticClassifier` runs exported classifiers.
+dimensions (``dimensions=``).  :class:`StaticClassifier` runs exported classifiers,
+:class:`StaticRegressor` regression heads and :class:`StaticEmbedder` pair-similarity
+(embedding) heads (spec/classifier.md).
 
 Errors are typed: every error derives from :class:`m2v_format.M2VError` and carries a
 stable ``code``; m2v-infer's own derive from :class:`InferError`.
@@ -34,7 +36,9 @@ from m2v_infer._errors import (
     UnsupportedOutputError,
     UnwritableOutputError,
     WorkerError,
+    WrongHeadTaskError,
 )
+from m2v_infer._heads import StaticEmbedder, StaticRegressor
 from m2v_infer._model import UNSET, StaticModel, WorkerPool
 
 if _typing.TYPE_CHECKING:
@@ -54,13 +58,16 @@ __all__ = [
     "LegacyPipelineError",
     "MissingDependencyError",
     "StaticClassifier",
+    "StaticEmbedder",
     "StaticModel",
+    "StaticRegressor",
     "UnreadableInputError",
     "UnsupportedClassifierVersionError",
     "UnsupportedOutputError",
     "UnwritableOutputError",
     "WorkerError",
     "WorkerPool",
+    "WrongHeadTaskError",
     "__version__",
     "default_model_path",
     "embed_dataset",

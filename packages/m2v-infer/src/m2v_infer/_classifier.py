@@ -33,6 +33,7 @@ from m2v_format import ClassifierHead, ModelCard, load_classifier_head, save_cla
 
 from m2v_infer._arguments import UNSET, _Unset
 from m2v_infer._errors import InvalidArgumentError
+from m2v_infer._heads import check_task
 from m2v_infer._model import StaticModel
 from m2v_infer._report import classification_report
 from m2v_infer._saving import push_folder_to_hub
@@ -51,6 +52,7 @@ class StaticClassifier:
     def __init__(
         self, model: StaticModel, head: ClassifierHead, *, num_threads: int | None = None
     ) -> None:
+        check_task(head, "StaticClassifier", model.path)
         head.check_input_dim(model.dim, model.path)
         self.model = model
         self.head = head
@@ -72,9 +74,12 @@ class StaticClassifier:
             ClassifierError: the head breaks spec/classifier.md.
             LegacyPipelineError: the only head is model2vec's legacy ``pipeline.skops``,
                 which is never opened (the message names model2vec's converter).
+            WrongHeadTaskError: the folder holds a regression or embedding head (the message
+                names :class:`StaticRegressor` or :class:`StaticEmbedder`).
         """
         folder = Path(path)
         head = load_classifier_head(folder)
+        check_task(head, "StaticClassifier", folder)
         return cls(StaticModel.from_pretrained(folder), head, num_threads=num_threads)
 
     @property

@@ -10,6 +10,8 @@ model2vec that catches those keeps working); a bad model folder raises m2v-forma
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from m2v_format import InvalidArgumentError as _InvalidArgument
 from m2v_format import InvalidInputError as _InvalidInput
 from m2v_format import M2VError, MissingDependencyError, UsageError
@@ -65,6 +67,17 @@ class WorkerError(InferError):
     code = "worker-failed"
 
 
+class WrongHeadTaskError(UsageError, InferError):
+    """A head folder is loaded with the runtime of another task (a regression folder with
+    ``StaticClassifier``, ...); the message names the class that runs it (``runtime``)."""
+
+    code = "wrong-head-task"
+
+    def __init__(self, message: str, *, runtime: str = "", path: str | Path | None = None) -> None:
+        super().__init__(message, path=path)
+        self.runtime = runtime
+
+
 ALL_ERRORS: tuple[type[M2VError], ...] = (
     DefaultModelMissingError,
     InvalidArgumentError,
@@ -74,6 +87,7 @@ ALL_ERRORS: tuple[type[M2VError], ...] = (
     UnwritableOutputError,
     HubUploadError,
     WorkerError,
+    WrongHeadTaskError,
     MissingDependencyError,
 )
 """Every error class m2v-infer raises of its own (``MissingDependencyError`` is m2v-format's)."""
