@@ -21,7 +21,7 @@ def _head(task: Any = "regression", widths: tuple[int, ...] = (DIM, 8, 2), **kw:
         rng.normal(size=(widths[i + 1], widths[i])).astype(np.float32)
         for i in range(len(widths) - 1)
     )
-    biases = tuple(rng.normal(size=w.shape[0]).astype(np.float32) for w in weights)
+    biases = tuple(np.asarray(rng.normal(size=w.shape[0]), np.float32) for w in weights)
     return ClassifierHead(task=task, classes=(), weights=weights, biases=biases, **kw)
 
 
@@ -48,7 +48,8 @@ def test_regression_head_round_trip_and_model2vec_config(tmp_path: Path) -> None
     assert document["classifier_version"] == "1.1"
     assert document["task"] == "regression"
     assert document["outputs"] == ["valence", "arousal"]
-    assert "classes" not in document and "threshold" not in document
+    assert "classes" not in document
+    assert "threshold" not in document
     config = json.loads((folder / "config.json").read_text())
     assert config["head_config"] == {"n_layers": 2, "activation": "identity", "classes": None}
     read = load_classifier_head(folder)

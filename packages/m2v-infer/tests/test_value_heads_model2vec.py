@@ -50,7 +50,8 @@ def test_our_regressor_folder_loads_in_model2vec(
     regressor = StaticRegressor(potion, _random_head("regression", (potion.dim, 64, 3)))
     folder = regressor.save_pretrained(tmp_path / "reg")
     ours = StaticRegressor.from_pretrained(folder).predict(reviews)
-    assert ours.shape == (len(reviews), 3) and ours.dtype == np.float32
+    assert ours.shape == (len(reviews), 3)
+    assert ours.dtype == np.float32
     theirs = model2vec_inference.StaticModelPipeline.from_pretrained(str(folder)).predict(reviews)
     np.testing.assert_allclose(theirs, ours, atol=1e-5)
     np.testing.assert_allclose(regressor.predict(reviews), ours, atol=1e-6)
@@ -127,7 +128,7 @@ def test_each_runtime_names_the_right_class(potion: StaticModel, tmp_path: Path)
         (StaticEmbedder, regression, "StaticRegressor"),
     ):
         with pytest.raises(WrongHeadTaskError) as raised:
-            runtime.from_pretrained(folder)  # type: ignore[attr-defined]
+            runtime.from_pretrained(folder)
         assert raised.value.code == "wrong-head-task"
         assert raised.value.runtime == wanted
         assert wanted in raised.value.message

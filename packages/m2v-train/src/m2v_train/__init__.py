@@ -3,6 +3,9 @@
 * ``StaticModelForClassification.from_pretrained(model).fit(texts, labels)`` fine-tunes
   the embedding table, per-token weights and an MLP head; ``save_pretrained`` exports a
   folder that ``m2v_infer.StaticClassifier`` runs with numpy alone (spec/classifier.md).
+* ``StaticModelForRegression`` (texts to vectors of numbers, mean squared error) and
+  ``StaticModelForPairSimilarity`` (paired texts embedded close together, InfoNCE) export
+  value heads that ``m2v_infer.StaticRegressor`` / ``m2v_infer.StaticEmbedder`` run.
 * ``featurize(texts, work_dir, teacher=...)`` stores a teacher's vectors of a corpus in
   resumable ``.npy`` shards; ``pretrain(start_model, load_features(work_dir))`` trains a
   distilled model to reproduce them (Tokenlearn-style), see docs/train.md.
@@ -17,7 +20,7 @@ from __future__ import annotations
 from importlib.metadata import version as _version
 from typing import TYPE_CHECKING, Any
 
-from m2v_train._data import read_corpus, read_labelled
+from m2v_train._data import read_corpus, read_labelled, read_pairs, read_targets
 from m2v_train._errors import (
     DataFileError,
     DeviceError,
@@ -33,13 +36,17 @@ from m2v_train._featurize import default_work_dir, featurize
 
 if TYPE_CHECKING:
     from m2v_train._classifier import StaticModelForClassification
+    from m2v_train._pairs import StaticModelForPairSimilarity
     from m2v_train._pretrain import PretrainOptions, PretrainReport, pretrain
+    from m2v_train._regression import StaticModelForRegression
 
 __version__ = _version("m2v-train")
 """This package's version, read from its installed metadata (one source: pyproject.toml)."""
 
 _LAZY = {
     "StaticModelForClassification": "m2v_train._classifier",
+    "StaticModelForPairSimilarity": "m2v_train._pairs",
+    "StaticModelForRegression": "m2v_train._regression",
     "PretrainOptions": "m2v_train._pretrain",
     "PretrainReport": "m2v_train._pretrain",
     "pretrain": "m2v_train._pretrain",
@@ -69,6 +76,8 @@ __all__ = [
     "PretrainOptions",
     "PretrainReport",
     "StaticModelForClassification",
+    "StaticModelForPairSimilarity",
+    "StaticModelForRegression",
     "TeacherError",
     "TrainError",
     "__version__",
@@ -79,5 +88,7 @@ __all__ = [
     "pretrain",
     "read_corpus",
     "read_labelled",
+    "read_pairs",
+    "read_targets",
     "select_features",
 ]

@@ -16,6 +16,8 @@ from typing import Any
 
 from m2v_format.cli import EXIT_OK, or_none, positive_int
 
+from m2v_train._cli_values import add_value_commands
+
 _CLASSIFY_EPILOG = """\
 examples:
   m2v train classify --data train.csv --model minishlab/potion-base-8M --output clf
@@ -406,6 +408,7 @@ def register_train(subparsers: Any) -> None:
     )
     sub = parser.add_subparsers(dest="train_command", metavar="SUBCOMMAND")
     _add_classify(sub)
+    add_value_commands(sub, _HelpFormatter)
     _add_featurize(sub)
     _add_pretrain(sub)
 

@@ -96,3 +96,90 @@ def read_corpus(
         return [line.strip() for line in lines if line.strip()]
     column = _column(_rows(file, encoding), text_column, file)
     return [text for text in column if isinstance(text, str) and text.strip()]
+
+
+def _number(value: Any, file: Path, number: int, column: str) -> float:
+    """One numeric cell (a JSON number, or text that parses as a finite float)."""
+    if isinstance(value, bool) or value is None or (isinstance(value, str) and not value.strip()):
+        raise DataFileError(f"{file}: row {number}: {column!r} is empty or not a number")
+    try:
+        parsed = float(value)
+    except (TypeError, ValueError):
+        raise DataFileError(
+            f"{file}: row {number}: {column!r} is not a number: {value!r}"
+        ) from None
+    if parsed != parsed or parsed in (float("inf"), float("-inf")):
+        raise DataFileError(f"{file}: row {number}: {column!r} is not finite: {value!r}")
+    return parsed
+
+
+def read_targets(
+    path: str | Path,
+    *,
+    text_column: str = "text",
+    target_columns: list[str] | tuple[str, ...] = ("target",),
+    encoding: str = "utf-8",
+) -> tuple[list[str], list[list[float]]]:
+    """Texts and numeric targets (one row ``[v1, v2, ...]`` per text, one value per target
+    column) from a CSV/TSV/JSONL file, for regression.
+
+    A single target column whose JSONL values are arrays of numbers gives those vectors
+    (all of one length).  Rows with an empty text or a non-numeric target are an error.
+    """
+    file = Path(path)
+    if not file.is_file():
+        raise DataFileError(f"data file not found: {file}")
+    columns = list(target_columns)
+    if not columns or len(set(columns)) != len(columns):
+        raise DataFileError(f"target columns must be distinct and at least one, got {columns}")
+    rows = _rows(file, encoding)
+    if not rows:
+        raise DataFileError(f"{file} holds no rows")
+    texts = _column(rows, text_column, file)
+    cells = [_column(rows, column, file) for column in columns]
+    targets: list[list[float]] = []
+    width: int | None = None
+    for index, text in enumerate(texts):
+        number = index + 1
+        if not isinstance(text, str) or not text:
+            raise DataFileError(f"{file}: row {number}: text is empty or not a string")
+        values = [column[index] for column in cells]
+        if len(columns) == 1 and isinstance(values[0], list):
+            vector = [_number(v, file, number, columns[0]) for v in values[0]]
+        else:
+            vector = [_number(v, file, number, c) for v, c in zip(values, columns, strict=True)]
+        if not vector or (width is not None and len(vector) != width):
+            raise DataFileError(
+                f"{file}: row {number}: {len(vector)} target values, the rows before have {width}"
+            )
+        width = len(vector)
+        targets.append(vector)
+    return texts, targets
+
+
+def read_pairs(
+    path: str | Path,
+    *,
+    first_column: str = "text_a",
+    second_column: str = "text_b",
+    encoding: str = "utf-8",
+) -> tuple[list[str], list[str]]:
+    """The two texts of each pair from a CSV/TSV/JSONL file (pair similarity).
+
+    Rows whose texts are empty or not strings are an error.
+    """
+    file = Path(path)
+    if not file.is_file():
+        raise DataFileError(f"data file not found: {file}")
+    if first_column == second_column:
+        raise DataFileError(f"the two pair columns are both {first_column!r}")
+    rows = _rows(file, encoding)
+    if not rows:
+        raise DataFileError(f"{file} holds no rows")
+    first = _column(rows, first_column, file)
+    second = _column(rows, second_column, file)
+    for number, (a, b) in enumerate(zip(first, second, strict=True), 1):
+        for name, text in ((first_column, a), (second_column, b)):
+            if not isinstance(text, str) or not text:
+                raise DataFileError(f"{file}: row {number}: {name!r} is empty or not a string")
+    return first, second
