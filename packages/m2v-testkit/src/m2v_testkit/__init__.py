@@ -11,8 +11,9 @@
   safetensors bytes for malformed-input tests, and hand-picked edge-case texts.
 * Processes: children of a process, whether they still run (:func:`assert_gone`: no
   orphans), free ports.
-* Corpora: real texts (Rotten Tomatoes, BBC News, tweets, pre-training sentences) and a
-  synthetic labelled language for training tests.
+* Corpora: real texts (Rotten Tomatoes, BBC News, tweets, pre-training sentences), rated
+  sentences (VADER) and paraphrase pairs (two Bible translations) for the regression and
+  pair trainers, and a synthetic labelled language for training tests.
 
 It depends on m2v-format, numpy and tokenizers only, and imports nothing heavier: it
 installs into the slim runtime venv.  Torch-based teachers live with the tests that use them.
@@ -109,6 +110,7 @@ from m2v_testkit._tokenizers import (
     wordlevel_tokenizer,
     wordpiece_tokenizer,
 )
+from m2v_testkit._train_data import VADER_FILES, paraphrase_pairs, vader_sentiment
 from m2v_testkit._vocabularies import (
     SMALL_SUFFIXES,
     SMALL_WORDS,
@@ -151,6 +153,7 @@ __all__ = [
     "TOKENIZER_VARIANTS",
     "TOPIC_WORDS",
     "TRICKY_CHARACTERS",
+    "VADER_FILES",
     "XLMR_SPECIALS",
     "BagOfWordsTeacher",
     "FetchError",
@@ -184,6 +187,7 @@ __all__ = [
     "missing_policy",
     "needs_testdata",
     "offline_hub_cache",
+    "paraphrase_pairs",
     "pool_segments",
     "random_texts",
     "raw_safetensors",
@@ -216,6 +220,7 @@ __all__ = [
     "topic_texts",
     "tweets",
     "unigram_tokenizer",
+    "vader_sentiment",
     "valid_embeddings",
     "vocab_size",
     "wiki_sentences",

