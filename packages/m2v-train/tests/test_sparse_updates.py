@@ -38,7 +38,8 @@ def test_the_table_gradient_is_sparse_and_holds_the_batch_rows(
     net = _net(model, sparse=True)
     net(make_batch(ids)).sum().backward()
     grad = net.encoder.embeddings.grad
-    assert grad is not None and grad.is_sparse
+    assert grad is not None
+    assert grad.is_sparse
     used = sorted({i for text in ids for i in text})
     assert sorted(grad.coalesce().indices()[0].tolist()) == used
     assert sparse_parameters(net) == [net.encoder.embeddings]
@@ -46,7 +47,8 @@ def test_the_table_gradient_is_sparse_and_holds_the_batch_rows(
     dense = _net(model, sparse=False)
     dense(make_batch(ids)).sum().backward()
     dense_grad = dense.encoder.embeddings.grad
-    assert dense_grad is not None and not dense_grad.is_sparse
+    assert dense_grad is not None
+    assert not dense_grad.is_sparse
     torch.testing.assert_close(grad.to_dense(), dense_grad, rtol=1e-5, atol=1e-7)
 
 

@@ -157,8 +157,12 @@ def _train_generation(
     report: PretrainReport,
     generation: int,
 ) -> StaticEncoder:
-    encoder = StaticEncoder(
-        table, weights=weights, normalize=False, train_weights=options.train_weights
+    encoder = StaticEncoder(  # dense: pre-training updates most rows every step
+        table,
+        weights=weights,
+        normalize=False,
+        train_weights=options.train_weights,
+        sparse=False,
     ).to(device)
     optimizer = torch.optim.Adam(
         [p for p in encoder.parameters() if p.requires_grad], lr=options.learning_rate
