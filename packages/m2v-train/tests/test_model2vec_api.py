@@ -244,7 +244,8 @@ def test_predict_encode_and_pipeline(tiny_model_dir: Path) -> None:
     )
     clf.fit(texts, labels, **QUICK)
     proba = clf.predict_proba(texts[:20], show_progress_bar=True, batch_size=7)
-    np.testing.assert_array_equal(proba, clf.predict_proba(texts[:20]))
+    # the batch size changes float summation order only
+    np.testing.assert_allclose(proba, clf.predict_proba(texts[:20]), rtol=1e-6, atol=1e-7)
     predicted = clf.predict(texts[:20], False, 5, 0.5)  # model2vec's positional order
     np.testing.assert_array_equal(predicted, clf.predict(texts[:20]))
     logits = clf.encode(texts[:20], batch_size=3, show_progress_bar=False)
