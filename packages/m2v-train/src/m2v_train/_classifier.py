@@ -31,9 +31,24 @@ from m2v_train._net import ClassifierNet, StaticEncoder, dense_head
 from m2v_train._split import split
 
 
-def auto_batch_size(n_train: int) -> int:
-    """A batch size for ``n_train`` texts: a multiple of 32 from 32 to 512 (~30 steps/epoch+)."""
-    return 32 * int(min(max(1, (n_train / 30) // 32), 16))
+def auto_batch_size(n_train: int, mean_tokens: float | None = None) -> int:
+    """A batch size for ``n_train`` texts of ``mean_tokens`` tokens on average.
+
+    model2vec's rule (a multiple of 32 from 32 to 512, about 30 steps per epoch), grown for
+    documents: times ``mean_tokens / 100`` rounded (at most 4x, at most 512 texts and at
+    least 8 steps per epoch).  A step's cost grows with the tokens and distinct rows it
+    reads; on BBC News (400 tokens per text) batches of 128 instead of 32 train 3.5x fewer
+    steps per epoch in fewer epochs, at the same accuracy (docs/train.md).
+    """
+    size = 32 * int(min(max(1, (n_train / 30) // 32), 16))
+    if mean_tokens is None:
+        return size
+    grown = size * int(min(max(1, round(mean_tokens / 100)), 4))
+    return max(size, min(grown, 512, 32 * int(n_train / 8 // 32)))
+
+
+def _mean_length(token_ids: Sequence[Sequence[int]]) -> float:
+    return sum(map(len, token_ids)) / max(1, len(token_ids))
 
 
 def _check_texts(texts: Sequence[str], name: str, *, allow_empty: bool = False) -> list[str]:
@@ -364,6 +379,7 @@ class StaticModelForClassification:
         score = _jaccard if space.multilabel else _accuracy
         torch_device = resolve_device(device)
         loss_fn.to(torch_device)
+        train_ids, val_ids = self.tokenize(train_texts), self.tokenize(val_texts)
         encoder = self._encoder()
         net = ClassifierNet(
             encoder, dense_head(encoder.dim, self.hidden_dim, self.n_layers, len(space.classes))
@@ -371,7 +387,9 @@ class StaticModelForClassification:
         options = LoopOptions(
             learning_rate=learning_rate,
             weight_decay=weight_decay,
-            batch_size=batch_size if batch_size is not None else auto_batch_size(len(train_texts)),
+            batch_size=batch_size
+            if batch_size is not None
+            else auto_batch_size(len(train_ids), _mean_length(train_ids)),
             max_epochs=epoch_cap,
             min_epochs=epoch_floor,
             patience=early_stopping_patience,
@@ -386,9 +404,9 @@ class StaticModelForClassification:
 
         self.history = train_loop(
             net,
-            self.tokenize(train_texts),
+            train_ids,
             train_targets,
-            self.tokenize(val_texts),
+            val_ids,
             val_targets,
             loss_fn=cpu_loss,
             score_fn=score,

@@ -16,9 +16,9 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from m2v_train._batches import Batcher, drop_tokens, iterate, make_batch
+from m2v_train._batches import Batcher, drop_tokens, iterate, make_batch, token_arrays
 from m2v_train._errors import InvalidParameterError
-from m2v_train._net import sparse_parameters
+from m2v_train._optim import Adam, PerStep, Plateau, trainable, warmup_cosine
 
 LR_SCHEDULES = ("plateau", "cosine", "constant")
 """``plateau``: halve the LR when the validation loss stops falling for 2 epochs;
@@ -103,7 +103,8 @@ def evaluate_split(
     """Mean loss and score of ``net`` on a whole split (batches built by ``batcher``)."""
     net.eval()
     outputs = []
-    for _, batch in iterate(token_ids, max(options.batch_size, 512), batcher=batcher):
+    packed = token_arrays(token_ids)
+    for _, batch in iterate(packed, max(options.batch_size, 512), batcher=batcher):
         outputs.append(net(batch.to(options.device)).float().cpu())
     logits = torch.cat(outputs)
     truth = torch.from_numpy(targets)
@@ -111,94 +112,49 @@ def evaluate_split(
     return float(loss_fn(logits, truth)), float(score_fn(logits, truth))
 
 
-def _scheduler(
-    optimizer: torch.optim.Optimizer, options: LoopOptions, steps_per_epoch: int
-) -> tuple[Any, bool]:
-    """The LR scheduler and whether it steps per batch (else per epoch, on val loss)."""
-    if options.lr_schedule == "plateau":
-        return torch.optim.lr_scheduler.ReduceLROnPlateau(
-            optimizer, mode="min", factor=0.5, patience=2, min_lr=1e-6
-        ), False
-    if options.lr_schedule == "cosine":
-        total = max(1, steps_per_epoch * options.max_epochs)
-        warmup = max(1, total // 20)
-
-        def factor(step: int) -> float:
-            if step < warmup:
-                return (step + 1) / warmup
-            return 0.5 * (1.0 + math.cos(math.pi * min(1.0, (step - warmup) / (total - warmup))))
-
-        return torch.optim.lr_scheduler.LambdaLR(optimizer, factor), True
-    return None, False
-
-
 class Optimization:
-    """The optimizers of a network and their LR schedules, stepped as one.
+    """The optimizer of a network and its LR schedule, stepped as one.
 
-    Dense parameters (head, token weights, a frozen-free dense table) use AdamW.  A sparse
-    table (:func:`m2v_train._net.sparse_parameters`) uses ``SparseAdam``: only the rows a
-    batch touched are updated, with their own Adam moments ("lazy" Adam), and
-    ``weight_decay`` is applied to those rows the way AdamW applies it (decoupled, times the
-    learning rate).  Both follow the same schedule.
+    One :class:`m2v_train._optim.Adam` over every trainable parameter: AdamW on the dense
+    ones (head, token weights, a dense table); on a sparse table
+    (:func:`m2v_train._net.sparse_parameters`) only the rows a batch touched are updated,
+    with their own Adam moments ("lazy" Adam), and ``weight_decay`` reaches those rows the
+    way AdamW applies it (decoupled, times the learning rate).
     """
 
     def __init__(self, net: nn.Module, options: LoopOptions, steps_per_epoch: int) -> None:
-        sparse = sparse_parameters(net)
-        sparse_ids = {id(p) for p in sparse}
-        dense = [p for p in net.parameters() if p.requires_grad and id(p) not in sparse_ids]
-        self.optimizers: list[torch.optim.Optimizer] = []
-        if dense:
-            self.optimizers.append(
-                torch.optim.AdamW(
-                    dense, lr=options.learning_rate, weight_decay=options.weight_decay
-                )
-            )
-        self.sparse: torch.optim.Optimizer | None = None
-        if sparse:
-            self.sparse = torch.optim.SparseAdam(sparse, lr=options.learning_rate)
-            self.optimizers.append(self.sparse)
-        self.weight_decay = options.weight_decay
-        scheduled = [
-            _scheduler(optimizer, options, steps_per_epoch) for optimizer in self.optimizers
-        ]
-        self.schedulers = [scheduler for scheduler, _ in scheduled if scheduler is not None]
-        self.per_step = any(per_step for _, per_step in scheduled)
+        self.optimizer = Adam(
+            trainable(net.parameters()),
+            lr=options.learning_rate,
+            weight_decay=options.weight_decay,
+        )
+        self.plateau: Plateau | None = None
+        self.per_step: PerStep | None = None
+        if options.lr_schedule == "plateau":
+            self.plateau = Plateau(self.optimizer)
+        elif options.lr_schedule == "cosine":
+            total = steps_per_epoch * options.max_epochs
+            self.per_step = PerStep(self.optimizer, warmup_cosine(total))
 
     @property
     def learning_rate(self) -> float:
-        """The current learning rate (the same in every optimizer)."""
-        return float(self.optimizers[0].param_groups[0]["lr"]) if self.optimizers else 0.0
+        """The current learning rate."""
+        return self.optimizer.lr
 
     def zero_grad(self) -> None:
         """Clear the gradients before a step."""
-        for optimizer in self.optimizers:
-            optimizer.zero_grad(set_to_none=True)
-
-    @torch.no_grad()
-    def _decay_touched_rows(self) -> None:
-        if self.sparse is None or self.weight_decay == 0:
-            return
-        for group in self.sparse.param_groups:
-            factor = 1.0 - group["lr"] * self.weight_decay
-            for parameter in group["params"]:
-                if parameter.grad is not None:
-                    rows = parameter.grad.coalesce().indices()[0]
-                    parameter[rows] *= factor
+        self.optimizer.zero_grad()
 
     def step(self) -> None:
         """One optimizer step (and the schedule's step when it steps per batch)."""
-        self._decay_touched_rows()
-        for optimizer in self.optimizers:
-            optimizer.step()
-        if self.per_step:
-            for scheduler in self.schedulers:
-                scheduler.step()
+        self.optimizer.step()
+        if self.per_step is not None:
+            self.per_step.after_step()
 
     def end_epoch(self, val_loss: float) -> None:
-        """The schedule's step on the validation loss, when it steps per epoch."""
-        if not self.per_step:
-            for scheduler in self.schedulers:
-                scheduler.step(val_loss)
+        """The plateau schedule's step on the validation loss."""
+        if self.plateau is not None:
+            self.plateau.end_epoch(val_loss)
 
 
 def train_loop(
@@ -222,6 +178,7 @@ def train_loop(
     the last one is kept.
     """
     options.check()
+    train_ids, val_ids = token_arrays(train_ids), token_arrays(val_ids)
     net.to(options.device)
     net.train()
     steps_per_epoch = math.ceil(len(train_ids) / options.batch_size)
@@ -264,15 +221,14 @@ def train_loop(
         improved = True  # without validation the last epoch is the one kept
         if validated:
             optimization.end_epoch(val_loss)
-            improved = (val_score, -val_loss) > best and (
-                val_score > best[0] + 1e-4 or val_loss < -best[1] - 1e-4
-            )
+            higher_score = val_score > best[0] + 1e-4
+            improved = higher_score or (val_score >= best[0] and val_loss < -best[1] - 1e-4)
             if improved:
-                best = (val_score, -val_loss)
+                best = (max(val_score, best[0]), -val_loss)
                 best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-                stale = 0
-            else:
-                stale += 1
+            # patience counts epochs without a higher score (model2vec's rule); an epoch
+            # that only ties the score with a lower loss is kept but does not extend training
+            stale = 0 if higher_score else stale + 1
         history.append(
             EpochRecord(
                 epoch=epoch,

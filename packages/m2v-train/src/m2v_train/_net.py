@@ -15,9 +15,9 @@ class StaticEncoder(nn.Module):
     """Mean of ``weight[token] * E[mapping[token]]`` over a text's tokens (rule I5), optionally
     normalized; the embedding rows and the per-token weights are trainable.
 
-    With ``sparse`` (the default) the table's gradient holds only the rows a batch used: a
-    batch of short texts touches a few thousand of a vocabulary's rows, so the backward pass
-    and the optimizer step (``torch.optim.SparseAdam``, see :func:`sparse_parameters`) cost
+    With ``sparse`` (the default) the table's gradient holds only the rows a batch used, once
+    each: a batch of short texts touches a few thousand of a vocabulary's rows, so the
+    backward pass and the optimizer step (lazy Adam, :class:`m2v_train._optim.Adam`) cost
     what the batch reads instead of the whole table.
     """
 
@@ -53,14 +53,19 @@ class StaticEncoder(nn.Module):
 
     def forward(self, batch: TokenBatch) -> torch.Tensor:
         """Pooled vectors ``[batch, dim]``; a text without tokens gives a zero vector."""
-        rows = batch.ids if self.mapping is None else self.mapping[batch.ids]
+        rows = batch.ids if self.mapping is None else self.mapping.index_select(0, batch.ids)
+        table: torch.Tensor = self.embeddings
+        if self.sparse and torch.is_grad_enabled():
+            # gather each used row once: the table's gradient then holds one row per
+            # distinct token instead of one per token occurrence
+            used, rows = torch.unique(rows, return_inverse=True)
+            table = nn.functional.embedding(used, self.embeddings, sparse=True)
         summed = nn.functional.embedding_bag(
             rows,
-            self.embeddings,
+            table,
             batch.offsets,
             mode="sum",
-            per_sample_weights=self.weights[batch.ids],
-            sparse=self.sparse,
+            per_sample_weights=self.weights.index_select(0, batch.ids),
         )
         pooled = summed / batch.lengths.clamp(min=1).to(summed.dtype)[:, None]
         if self.normalize:

@@ -29,6 +29,7 @@ from m2v_train._device import resolve_device, seed_everything
 from m2v_train._errors import InvalidParameterError
 from m2v_train._features import FeatureSet
 from m2v_train._net import StaticEncoder
+from m2v_train._optim import Adam, PerStep, trainable
 from m2v_train._postprocess import (
     fit_pca,
     pca_reduce,
@@ -164,11 +165,9 @@ def _train_generation(
         train_weights=options.train_weights,
         sparse=False,
     ).to(device)
-    optimizer = torch.optim.Adam(
-        [p for p in encoder.parameters() if p.requires_grad], lr=options.learning_rate
-    )
+    optimizer = Adam(trainable(encoder.parameters()), lr=options.learning_rate)
     total_steps = math.ceil(len(train_ids) / options.batch_size) * options.epochs
-    schedule = torch.optim.lr_scheduler.LambdaLR(
+    schedule = PerStep(
         optimizer,
         lambda step: 0.5 * (1.0 + math.cos(math.pi * min(1.0, step / max(1, total_steps)))),
     )
@@ -189,11 +188,11 @@ def _train_generation(
             for rows, batch in iterate(train_ids, options.batch_size, order=order):
                 if len(rows) < 2:
                     continue
-                optimizer.zero_grad(set_to_none=True)
+                optimizer.zero_grad()
                 loss = loss_fn(encoder(batch.to(device)), targets[rows].to(device))
                 loss.backward()  # type: ignore[no-untyped-call]
                 optimizer.step()
-                schedule.step()
+                schedule.after_step()
                 running += float(loss.detach()) * len(rows)
                 seen += len(rows)
                 bar.set_postfix_str(f"loss={running / seen:.4f}", refresh=False)
