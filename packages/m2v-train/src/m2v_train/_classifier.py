@@ -7,28 +7,23 @@ argument names, positions and defaults are accepted (see :mod:`m2v_train._compat
 
 from __future__ import annotations
 
-import dataclasses
-import os
-import warnings
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from m2v_format import ClassifierHead, ModelCard, StaticModelData, save_classifier
-from m2v_infer import UNSET, StaticClassifier, StaticModel
-from tqdm import tqdm
+from m2v_format import ClassifierHead
+from m2v_infer import StaticClassifier
 
 from m2v_train import _compat
-from m2v_train._batches import iterate
 from m2v_train._device import resolve_device, seed_everything
 from m2v_train._errors import InvalidParameterError, NotFittedError
 from m2v_train._labels import Label, LabelSpace, class_weights, label_space
-from m2v_train._loop import EpochRecord, LoopOptions, train_loop
+from m2v_train._loop import LoopOptions, train_loop
 from m2v_train._losses import classification_loss
-from m2v_train._net import ClassifierNet, StaticEncoder, dense_head
+from m2v_train._net import ClassifierNet, dense_head
 from m2v_train._split import split
+from m2v_train._trainer import StaticTrainer, check_texts, fit_plan
 
 
 def auto_batch_size(n_train: int, mean_tokens: float | None = None) -> int:
@@ -51,18 +46,6 @@ def _mean_length(token_ids: Sequence[Sequence[int]]) -> float:
     return sum(map(len, token_ids)) / max(1, len(token_ids))
 
 
-def _check_texts(texts: Sequence[str], name: str, *, allow_empty: bool = False) -> list[str]:
-    if isinstance(texts, str):
-        raise InvalidParameterError(f"{name} must be a sequence of strings, not a single string")
-    items = list(texts)
-    if not items and not allow_empty:
-        raise InvalidParameterError(f"{name} is empty")
-    for index, text in enumerate(items):
-        if not isinstance(text, str):
-            raise InvalidParameterError(f"{name}[{index}] is a {type(text).__name__}, not a str")
-    return items
-
-
 def _labels(y: Any) -> list[Any]:
     """Labels as a list (numpy arrays, tensors and pandas series through ``tolist``)."""
     if isinstance(y, str):
@@ -83,7 +66,7 @@ def _jaccard(logits: torch.Tensor, targets: torch.Tensor) -> float:
     return float(torch.where(union > 0, intersection / union.clamp(min=1), 1.0).mean())
 
 
-class StaticModelForClassification:
+class StaticModelForClassification(StaticTrainer):
     """A text classifier on a static model: embedding bag (+ per-token weights) and an MLP.
 
     ``fit`` fine-tunes the embedding table, the token weights and the head with early
@@ -93,142 +76,10 @@ class StaticModelForClassification:
     ``to_pipeline`` returns that runtime classifier in memory.
     """
 
-    def __init__(
-        self,
-        model: StaticModel,
-        *,
-        n_layers: int = 1,
-        hidden_dim: int = 512,
-        normalize: bool = True,
-        train_embeddings: bool = True,
-        train_weights: bool = True,
-    ) -> None:
-        """Wrap ``model``; the head is built (and re-initialised) by :meth:`fit`."""
-        for name, value, low in (("n_layers", n_layers, 0), ("hidden_dim", hidden_dim, 1)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise InvalidParameterError(f"{name} must be an int >= {low}, got {value!r}")
-        self.base_model = model
-        self.n_layers = n_layers
-        self.hidden_dim = hidden_dim
-        self.normalize = bool(normalize)
-        self.train_embeddings = bool(train_embeddings)
-        self.train_weights = bool(train_weights)
-        self.history: list[EpochRecord] = []
-        self._space: LabelSpace | None = None
-        self._net: ClassifierNet | None = None
+    _space: LabelSpace | None = None
 
-    @classmethod
-    def from_pretrained(
-        cls,
-        path: str | os.PathLike[str] | StaticModel | None = None,
-        *,
-        token: str | None = None,
-        model_name: str | os.PathLike[str] | None = None,
-        max_length: int | Any | None = UNSET,
-        n_layers: int = 1,
-        hidden_dim: int = 512,
-        out_dim: int | None = None,
-        freeze: bool | None = None,
-        normalize: bool = True,
-        freeze_weights: bool | None = None,
-        train_embeddings: bool | None = None,
-        train_weights: bool | None = None,
-        revision: str | None = None,
-    ) -> StaticModelForClassification:
-        """Start from a static model folder or hub id (resolved as ``m2v encode`` does:
-        a local folder, else the Hugging Face hub, ``HF_HUB_OFFLINE`` respected), or an
-        ``m2v_infer.StaticModel``.
-
-        Args:
-            path: the base model; ``None``: model2vec's default, the hub id
-                ``minishlab/potion-base-32m``.
-            token, revision: passed to the hub for a hub id.
-            model_name: model2vec's deprecated name for ``path``.
-            max_length: token limit per text for training and inference (default: the
-                model's own ``max_length``); ``None``: no truncation.
-            n_layers: hidden layers of the head (0: a linear head).
-            hidden_dim: width of the hidden layers.
-            out_dim: accepted for model2vec compatibility and ignored: ``fit`` sets the
-                classes from the labels (as model2vec resets it).
-            freeze: model2vec's name for ``not train_embeddings``.
-            normalize: unit-normalize the pooled embedding before the head.
-            freeze_weights: model2vec's name for ``not train_weights`` (``None``: not
-                given).
-            train_embeddings: fine-tune the embedding table (default; else frozen).
-            train_weights: learn a weight per token (default), initialised from the
-                model's weights, else 1.
-
-        Raises:
-            InvalidParameterError: an option is out of range, or both spellings of one
-                option were given with different values.
-            FormatError: the model cannot be found or read (``model-not-found``, ...).
-        """
-        if model_name is not None:
-            warnings.warn(
-                "model_name is model2vec's deprecated name for path; pass path",
-                DeprecationWarning,
-                stacklevel=2,
-            )
-        if isinstance(path, StaticModel):
-            if model_name is not None:
-                raise InvalidParameterError("pass a StaticModel as path or model_name, not both")
-            model = path
-            if max_length is not UNSET:
-                model = StaticModel.from_data(path.data, max_length=max_length)
-        else:
-            source = _compat.model_path(path, model_name)
-            model = StaticModel.from_pretrained(
-                source if isinstance(source, str) else Path(source),  # a str may be a hub id
-                max_length=max_length,
-                token=token,
-                revision=revision,
-            )
-        return cls.from_static_model(
-            model=model,
-            n_layers=n_layers,
-            hidden_dim=hidden_dim,
-            out_dim=out_dim,
-            freeze=freeze,
-            normalize=normalize,
-            freeze_weights=freeze_weights,
-            train_embeddings=train_embeddings,
-            train_weights=train_weights,
-        )
-
-    @classmethod
-    def from_static_model(
-        cls,
-        *,
-        model: StaticModel | Any,
-        max_length: int | Any | None = UNSET,
-        n_layers: int = 1,
-        hidden_dim: int = 512,
-        out_dim: int | None = None,
-        freeze: bool | None = None,
-        normalize: bool = True,
-        freeze_weights: bool | None = None,
-        train_embeddings: bool | None = None,
-        train_weights: bool | None = None,
-    ) -> StaticModelForClassification:
-        """Start from a loaded static model: an ``m2v_infer.StaticModel`` or a model2vec
-        ``StaticModel`` (converted through its own saved folder).  The options are those of
-        :meth:`from_pretrained`."""
-        del out_dim  # set by fit, from the labels
-        static = _compat.as_static_model(model)
-        if max_length is not UNSET:
-            static = StaticModel.from_data(static.data, max_length=max_length)
-        return cls(
-            static,
-            n_layers=n_layers,
-            hidden_dim=hidden_dim,
-            normalize=normalize,
-            train_embeddings=_compat.pick_inverted(
-                "train_embeddings", train_embeddings, "freeze", freeze
-            ),
-            train_weights=_compat.pick_inverted(
-                "train_weights", train_weights, "freeze_weights", freeze_weights
-            ),
-        )
+    # __init__, from_pretrained and from_static_model: StaticTrainer's (model2vec's options;
+    # ``out_dim`` is accepted and ignored, fit sets the classes from the labels).
 
     # ------------------------------------------------------------------ properties
 
@@ -251,21 +102,6 @@ class StaticModelForClassification:
         if self._space is None or self._net is None:
             raise NotFittedError("call fit() first")
         return self._space, self._net
-
-    def tokenize(self, texts: Sequence[str]) -> list[list[int]]:
-        """Token ids exactly as the exported model's ``encode`` pools them (spec I2-I4)."""
-        return self.base_model.tokenize(list(texts))
-
-    def _encoder(self) -> StaticEncoder:
-        data = self.base_model.data
-        return StaticEncoder(
-            data.dequantized_embeddings(),
-            weights=data.weights,
-            mapping=data.mapping,
-            normalize=self.normalize,
-            train_embeddings=self.train_embeddings,
-            train_weights=self.train_weights,
-        )
 
     # ------------------------------------------------------------------ training
 
@@ -335,31 +171,26 @@ class StaticModelForClassification:
                 model2vec's name) with different values.
             InvalidLabelsError: the labels are empty, mixed or unknown.
         """
-        if validation_steps is not None:
-            raise InvalidParameterError(
-                f"validation_steps={validation_steps!r} is not supported: m2v-train validates "
-                "once per epoch (early_stopping_patience counts epochs); leave it None"
-            )
-        size = _compat.pick(
-            "validation_size",
-            validation_size,
-            "test_size",
-            test_size,
-            _compat.DEFAULT_VALIDATION_SIZE,
+        plan = fit_plan(
+            validation_steps=validation_steps,
+            validation_size=validation_size,
+            test_size=test_size,
+            seed=seed,
+            random_seed=random_seed,
+            max_epochs=max_epochs,
+            min_epochs=min_epochs,
         )
-        seed_value = _compat.pick("seed", seed, "random_seed", random_seed, _compat.DEFAULT_SEED)
-        epoch_cap, epoch_floor = _compat.epochs(max_epochs, min_epochs)
-        texts = _check_texts(X, "X")
+        texts = check_texts(X, "X")
         labels = _labels(y)
         if len(texts) != len(labels):
             raise InvalidParameterError(f"X has {len(texts)} texts but y has {len(labels)} labels")
         if (X_val is None) != (y_val is None):
             raise InvalidParameterError("pass both X_val and y_val, or neither")
-        generator = seed_everything(seed_value)
+        generator = seed_everything(plan.seed)
         space, counts = label_space(labels)
         targets = space.encode(labels)
         if X_val is not None and y_val is not None:
-            val_texts = _check_texts(X_val, "X_val")
+            val_texts = check_texts(X_val, "X_val")
             val_labels = _labels(y_val)
             if len(val_texts) != len(val_labels):
                 raise InvalidParameterError("X_val and y_val differ in length")
@@ -367,10 +198,13 @@ class StaticModelForClassification:
             train_texts, train_targets = texts, targets
         else:
             strata = None if space.multilabel else targets
-            train_rows, val_rows = split(len(texts), size, seed=seed_value, strata=strata)
+            train_rows, val_rows = split(
+                len(texts), plan.validation_size, seed=plan.seed, strata=strata
+            )
             train_texts = [texts[i] for i in train_rows]
             val_texts = [texts[i] for i in val_rows]
             train_targets, val_targets = targets[train_rows], targets[val_rows]
+        epoch_cap = plan.max_epochs
         if epoch_cap is None:
             epoch_cap = _compat.UNBOUNDED_EPOCHS if val_texts else _compat.DEFAULT_MAX_EPOCHS
         weights = class_weights(class_weight, space, counts, len(texts))
@@ -391,7 +225,7 @@ class StaticModelForClassification:
             if batch_size is not None
             else auto_batch_size(len(train_ids), _mean_length(train_ids)),
             max_epochs=epoch_cap,
-            min_epochs=epoch_floor,
+            min_epochs=plan.min_epochs,
             patience=early_stopping_patience,
             lr_schedule=lr_schedule,
             token_dropout=token_dropout,
@@ -418,31 +252,12 @@ class StaticModelForClassification:
 
     # ------------------------------------------------------------------ inference
 
-    def _batches(
-        self, texts_in: str | Sequence[str], batch_size: int, show_progress_bar: bool
-    ) -> Any:
-        """Token batches of the texts (one string: one text), with a progress bar if asked."""
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise InvalidParameterError(f"batch_size must be an int >= 1, got {batch_size!r}")
-        texts = (
-            [texts_in]
-            if isinstance(texts_in, str)
-            else _check_texts(texts_in, "X", allow_empty=True)
-        )
-        batches = tqdm(
-            iterate(self.tokenize(texts), batch_size),
-            total=-(-len(texts) // batch_size),
-            unit="batches",
-            disable=not show_progress_bar,
-        )
-        return batches
-
     @torch.no_grad()
     def _logits(
         self, texts_in: str | Sequence[str], batch_size: int, show_progress_bar: bool = False
     ) -> np.ndarray[Any, Any]:
         space, net = self._fitted()
-        batches = self._batches(texts_in, batch_size, show_progress_bar)
+        batches = self._token_batches(texts_in, batch_size, show_progress_bar)
         net.eval()
         parts = [net(batch).numpy() for _, batch in batches]
         if not parts:
@@ -522,20 +337,7 @@ class StaticModelForClassification:
 
     # ------------------------------------------------------------------ export
 
-    def _trained_data(self) -> StaticModelData:
-        _, net = self._fitted()
-        table, weights = net.encoder.baked()
-        data = self.base_model.data
-        config = dataclasses.replace(data.config, normalize=self.normalize)
-        return StaticModelData(
-            embeddings=table,
-            tokenizer=data.tokenizer,
-            config=config,
-            weights=weights,
-            mapping=None if data.mapping is None else np.asarray(data.mapping, dtype=np.int32),
-        )
-
-    def _head(self) -> ClassifierHead:
+    def _export_head(self) -> ClassifierHead:
         space, net = self._fitted()
         layers = net.layers()
         return ClassifierHead(
@@ -547,29 +349,10 @@ class StaticModelForClassification:
             extra={"trained_with": "m2v-train"},
         )
 
-    def to_static_model(self) -> StaticModel:
-        """The fine-tuned embedding model (no head): encodes exactly the head's input."""
-        model = StaticModel.from_data(self._trained_data())
-        model.base_model_name = self.base_model.base_model_name
-        return model
-
     def to_pipeline(self) -> StaticClassifier:
         """The trained classifier as an ``m2v_infer.StaticClassifier`` (numpy only, no
         torch): what :meth:`save_pretrained` writes, without the round trip to disk."""
-        return StaticClassifier(self.to_static_model(), self._head())
+        return StaticClassifier(self.to_static_model(), self._export_head())
 
-    def save_pretrained(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
-        """Export to a classifier folder (spec/classifier.md) that m2v-infer loads, and
-        model2vec 0.10.0's ``StaticModelPipeline.from_pretrained`` too (rule M6).
-
-        Raises:
-            OutputExistsError: ``path`` exists and ``overwrite`` is false.
-        """
-        card = ModelCard(base_model=self.base_model.base_model_name)
-        return save_classifier(
-            path, self._trained_data(), self._head(), overwrite=overwrite, card=card
-        )
-
-    def __repr__(self) -> str:
-        state = "unfitted" if self._space is None else f"{len(self._space.classes)} classes"
-        return f"StaticModelForClassification(dim={self.base_model.dim}, {state})"
+    def _fitted_state(self) -> str:
+        return f"{len(self._fitted()[0].classes)} classes"

@@ -15,13 +15,12 @@ network returns ``[vectors of a | vectors of b]`` side by side, ``[batch, 2 * di
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
-from m2v_infer import UNSET, StaticEmbedder, StaticModel
+from m2v_infer import StaticEmbedder
 
 from m2v_train._batches import TokenBatch, make_batch
 from m2v_train._device import seed_everything
@@ -29,7 +28,8 @@ from m2v_train._errors import InvalidParameterError
 from m2v_train._loop import train_loop
 from m2v_train._net import ClassifierNet
 from m2v_train._split import split
-from m2v_train._value_base import ValueTrainer, check_texts, fit_plan, load_base_model
+from m2v_train._trainer import check_texts, fit_plan
+from m2v_train._value_base import ValueTrainer
 
 
 class PairNet(ClassifierNet):
@@ -84,109 +84,13 @@ class StaticModelForPairSimilarity(ValueTrainer):
     ``encode`` returns the head's vectors; ``evaluate`` reports retrieval of ``text_b``
     given ``text_a``; ``save_pretrained`` exports a folder that ``m2v_infer.StaticEmbedder``
     runs; ``to_static_model`` keeps the fine-tuned embeddings without the head.
+
+    ``from_pretrained`` / ``from_static_model`` take model2vec's options: ``out_dim``
+    ``None`` is the embedding dimension, and ``n_layers=0`` with that width means no head at
+    all (the fine-tuned embeddings are the vectors).
     """
 
     task = "embedding"
-
-    def __init__(
-        self,
-        model: StaticModel,
-        *,
-        n_layers: int = 1,
-        hidden_dim: int = 512,
-        out_dim: int | None = None,
-        normalize: bool = True,
-        train_embeddings: bool = True,
-        train_weights: bool = True,
-    ) -> None:
-        """Wrap ``model``; ``out_dim`` ``None``: the embedding dimension."""
-        super().__init__(
-            model,
-            n_layers=n_layers,
-            hidden_dim=hidden_dim,
-            out_dim=out_dim,
-            normalize=normalize,
-            train_embeddings=train_embeddings,
-            train_weights=train_weights,
-        )
-
-    @classmethod
-    def from_pretrained(
-        cls,
-        path: str | os.PathLike[str] | StaticModel | None = None,
-        *,
-        token: str | None = None,
-        model_name: str | os.PathLike[str] | None = None,
-        max_length: int | Any | None = UNSET,
-        n_layers: int = 1,
-        hidden_dim: int = 512,
-        out_dim: int | None = None,
-        freeze: bool | None = None,
-        normalize: bool = True,
-        freeze_weights: bool | None = None,
-        train_embeddings: bool | None = None,
-        train_weights: bool | None = None,
-        revision: str | None = None,
-    ) -> StaticModelForPairSimilarity:
-        """Start from a static model folder or hub id (``None``: model2vec's default,
-        ``minishlab/potion-base-32m``), or an ``m2v_infer.StaticModel``.
-
-        The options are ``StaticModelForClassification.from_pretrained``'s; ``out_dim``
-        ``None`` is the embedding dimension, and ``n_layers=0`` with that width means no
-        head at all (the fine-tuned embeddings are the vectors).
-
-        Raises:
-            InvalidParameterError: an option is out of range, or both spellings of one
-                option were given with different values.
-            FormatError: the model cannot be found or read.
-        """
-        model = load_base_model(
-            path, token=token, model_name=model_name, max_length=max_length, revision=revision
-        )
-        built: StaticModelForPairSimilarity = cls._build(
-            model,
-            max_length=UNSET,
-            n_layers=n_layers,
-            hidden_dim=hidden_dim,
-            out_dim=out_dim,
-            freeze=freeze,
-            normalize=normalize,
-            freeze_weights=freeze_weights,
-            train_embeddings=train_embeddings,
-            train_weights=train_weights,
-        )
-        return built
-
-    @classmethod
-    def from_static_model(
-        cls,
-        *,
-        model: StaticModel | Any,
-        max_length: int | Any | None = UNSET,
-        n_layers: int = 1,
-        hidden_dim: int = 512,
-        out_dim: int | None = None,
-        freeze: bool | None = None,
-        normalize: bool = True,
-        freeze_weights: bool | None = None,
-        train_embeddings: bool | None = None,
-        train_weights: bool | None = None,
-    ) -> StaticModelForPairSimilarity:
-        """Start from a loaded ``m2v_infer.StaticModel`` or model2vec ``StaticModel``; the
-        options are :meth:`from_pretrained`'s."""
-        built: StaticModelForPairSimilarity = cls._build(
-            model,
-            max_length=max_length,
-            n_layers=n_layers,
-            hidden_dim=hidden_dim,
-            out_dim=out_dim,
-            freeze=freeze,
-            normalize=normalize,
-            freeze_weights=freeze_weights,
-            train_embeddings=train_embeddings,
-            train_weights=train_weights,
-        )
-        return built
 
     def fit(
         self,
@@ -345,4 +249,4 @@ class StaticModelForPairSimilarity(ValueTrainer):
     def to_pipeline(self) -> StaticEmbedder:
         """The trained model as an ``m2v_infer.StaticEmbedder`` (numpy only, no torch):
         what :meth:`save_pretrained` writes, without the round trip to disk."""
-        return StaticEmbedder(self.to_static_model(), self._value_head())
+        return StaticEmbedder(self.to_static_model(), self._export_head())

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import torch
@@ -23,7 +23,8 @@ from m2v_train._errors import InvalidParameterError
 from m2v_train._loop import train_loop
 from m2v_train._net import ClassifierNet
 from m2v_train._split import split
-from m2v_train._value_base import ValueTrainer, check_texts, fit_plan, load_base_model
+from m2v_train._trainer import check_texts, fit_plan
+from m2v_train._value_base import ValueTrainer
 
 
 def as_targets(values: Any, name: str) -> np.ndarray[Any, Any]:
@@ -93,8 +94,9 @@ class StaticModelForRegression(ValueTrainer):
         )
         self.output_names: tuple[str, ...] | None = None
 
+    # model2vec's signatures: out_dim is an int defaulting to 2 here (the base's int | None)
     @classmethod
-    def from_pretrained(
+    def from_pretrained(  # type: ignore[override]
         cls,
         path: str | os.PathLike[str] | StaticModel | None = None,
         *,
@@ -110,25 +112,21 @@ class StaticModelForRegression(ValueTrainer):
         train_embeddings: bool | None = None,
         train_weights: bool | None = None,
         revision: str | None = None,
-    ) -> StaticModelForRegression:
-        """Start from a static model folder or hub id (``None``: model2vec's default,
-        ``minishlab/potion-base-32m``), or an ``m2v_infer.StaticModel``.
-
-        The options are ``StaticModelForClassification.from_pretrained``'s; ``out_dim`` is
-        reset by :meth:`fit` from ``y`` (as in model2vec); ``n_layers=0`` gives a single
-        linear layer (no head at all when ``y`` has the embedding's width).
+    ) -> Self:
+        """``StaticModelForClassification.from_pretrained`` with model2vec's ``out_dim``
+        default of 2 (reset by :meth:`fit` from ``y``, as in model2vec); ``n_layers=0``
+        gives a single linear layer (no head at all when ``y`` has the embedding's width).
 
         Raises:
             InvalidParameterError: an option is out of range, or both spellings of one
                 option were given with different values.
             FormatError: the model cannot be found or read.
         """
-        model = load_base_model(
-            path, token=token, model_name=model_name, max_length=max_length, revision=revision
-        )
-        built: StaticModelForRegression = cls._build(
-            model,
-            max_length=UNSET,
+        return super().from_pretrained(
+            path,
+            token=token,
+            model_name=model_name,
+            max_length=max_length,
             n_layers=n_layers,
             hidden_dim=hidden_dim,
             out_dim=out_dim,
@@ -137,11 +135,11 @@ class StaticModelForRegression(ValueTrainer):
             freeze_weights=freeze_weights,
             train_embeddings=train_embeddings,
             train_weights=train_weights,
+            revision=revision,
         )
-        return built
 
     @classmethod
-    def from_static_model(
+    def from_static_model(  # type: ignore[override]
         cls,
         *,
         model: StaticModel | Any,
@@ -154,11 +152,11 @@ class StaticModelForRegression(ValueTrainer):
         freeze_weights: bool | None = None,
         train_embeddings: bool | None = None,
         train_weights: bool | None = None,
-    ) -> StaticModelForRegression:
+    ) -> Self:
         """Start from a loaded ``m2v_infer.StaticModel`` or model2vec ``StaticModel``; the
         options are :meth:`from_pretrained`'s."""
-        built: StaticModelForRegression = cls._build(
-            model,
+        return super().from_static_model(
+            model=model,
             max_length=max_length,
             n_layers=n_layers,
             hidden_dim=hidden_dim,
@@ -169,7 +167,6 @@ class StaticModelForRegression(ValueTrainer):
             train_embeddings=train_embeddings,
             train_weights=train_weights,
         )
-        return built
 
     def fit(
         self,
@@ -323,4 +320,4 @@ class StaticModelForRegression(ValueTrainer):
     def to_pipeline(self) -> StaticRegressor:
         """The trained model as an ``m2v_infer.StaticRegressor`` (numpy only, no torch):
         what :meth:`save_pretrained` writes, without the round trip to disk."""
-        return StaticRegressor(self.to_static_model(), self._value_head())
+        return StaticRegressor(self.to_static_model(), self._export_head())
