@@ -9,6 +9,7 @@ before anything is loaded or trained (as ``m2v distill`` does); ``--model`` and
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 from pathlib import Path
@@ -16,6 +17,13 @@ from typing import Any
 
 from m2v_format.cli import EXIT_OK, or_none, positive_int
 
+from m2v_train._cli_common import (
+    add_data_and_model_options,
+    fit_options,
+    load_trainer,
+    read_data,
+    refuse_existing_output,
+)
 from m2v_train._cli_values import add_value_commands
 
 _CLASSIFY_EPILOG = """\
@@ -73,66 +81,27 @@ class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
         return f"{text} (default: %(default)s)".strip()
 
 
-def _size(text: str) -> float | int:
-    """A fraction in (0, 1) or a row count."""
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"must be a fraction in (0, 1) or a count, got {text!r}"
-        ) from None
-
-
-def _refuse_existing_output(output: Path, overwrite: bool) -> None:
-    """Fail before loading or training anything when ``output`` exists (no ``--overwrite``)."""
-    from m2v_format import OutputExistsError
-
-    if (output.exists() or output.is_symlink()) and not overwrite:
-        raise OutputExistsError(
-            "output folder exists (pass --overwrite to replace it)", path=output
-        )
-
-
 def _run_classify(args: argparse.Namespace) -> int:
-    _refuse_existing_output(args.output, args.overwrite)
+    refuse_existing_output(args.output, args.overwrite)
     from m2v_train._classifier import StaticModelForClassification
     from m2v_train._data import read_labelled
 
-    read = {
-        "text_column": args.text_column,
-        "label_column": args.label_column,
-        "label_separator": args.label_separator,
-        "encoding": args.encoding,
-    }
-    texts, labels = read_labelled(args.data, **read)
-    val_texts = val_labels = None
-    if args.validation_data:
-        val_texts, val_labels = read_labelled(args.validation_data, **read)
-    classifier = StaticModelForClassification.from_pretrained(
-        args.model,
-        n_layers=args.layers,
-        hidden_dim=args.hidden_dim,
-        train_embeddings=not args.freeze_embeddings,
+    read = functools.partial(
+        read_labelled,
+        text_column=args.text_column,
+        label_column=args.label_column,
+        label_separator=args.label_separator,
+        encoding=args.encoding,
     )
+    texts, labels, val_texts, val_labels = read_data(read, args)
+    classifier = load_trainer(StaticModelForClassification, args)
     classifier.fit(
         texts,
         labels,
         X_val=val_texts,
         y_val=val_labels,
-        validation_size=args.validation_size,
-        learning_rate=args.learning_rate,
-        batch_size=args.batch_size,
-        max_epochs=args.max_epochs,
-        early_stopping_patience=args.patience,
-        lr_schedule=args.lr_schedule,
         class_weight=args.class_weight,
-        seed=args.seed,
-        device=args.device,
-        show_progress=not args.quiet,
+        **fit_options(args),
     )
     folder = classifier.save_pretrained(args.output, overwrite=args.overwrite)
     validated = [r for r in classifier.history if not math.isnan(r.val_score)]
@@ -143,7 +112,7 @@ def _run_classify(args: argparse.Namespace) -> int:
         outcome = "too few texts to hold out a validation set: the last epoch is kept"
     print(f"trained {len(classifier.history)} epochs ({outcome}); classifier written to {folder}")
     if args.test_data:
-        test_texts, test_labels = read_labelled(args.test_data, **read)
+        test_texts, test_labels = read(args.test_data)
         print(classifier.evaluate(test_texts, test_labels, output_dict=False))
     return EXIT_OK
 
@@ -170,7 +139,7 @@ def _run_featurize(args: argparse.Namespace) -> int:
 
 
 def _run_pretrain(args: argparse.Namespace) -> int:
-    _refuse_existing_output(args.output, args.overwrite)
+    refuse_existing_output(args.output, args.overwrite)
     from m2v_format import quantize
     from m2v_infer import StaticModel
 
@@ -234,32 +203,7 @@ def _add_classify(sub: Any) -> None:
         "--label-separator",
         help="split CSV label cells into several labels (multi-label) (default: no split)",
     )
-    parser.add_argument("--encoding", default="utf-8", help="file encoding")
-    parser.add_argument("--validation-data", help="a validation file (default: split off --data)")
-    parser.add_argument(
-        "--validation-size",
-        type=_size,
-        default=0.1,
-        help="share of --data held out for validation (a fraction, at most 10,000 rows, "
-        "or a count)",
-    )
-    parser.add_argument("--test-data", help="evaluate on this file after training (default: none)")
-    parser.add_argument(
-        "--model", required=True, metavar="PATH_OR_ID", help="base static model: folder or hub id"
-    )
-    parser.add_argument(
-        "--output",
-        required=True,
-        type=Path,
-        metavar="DIR",
-        help="folder to write the classifier to",
-    )
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing --output")
-    parser.add_argument("--layers", type=int, default=1, help="hidden layers of the head")
-    parser.add_argument("--hidden-dim", type=int, default=512, help="width of the hidden layers")
-    parser.add_argument(
-        "--freeze-embeddings", action="store_true", help="train only the head and token weights"
-    )
+    add_data_and_model_options(parser, what="classifier")
     parser.add_argument("--learning-rate", type=float, default=1e-3, help="AdamW learning rate")
     parser.add_argument(
         "--batch-size",

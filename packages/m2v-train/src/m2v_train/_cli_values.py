@@ -8,12 +8,20 @@ loaded or trained; ``--model`` is a local folder or a hub id.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
-from pathlib import Path
 from typing import Any
 
 from m2v_format.cli import EXIT_OK, or_none, positive_int
+
+from m2v_train._cli_common import (
+    add_data_and_model_options,
+    fit_options,
+    load_trainer,
+    read_data,
+    refuse_existing_output,
+)
 
 _REGRESS_EPILOG = """\
 examples:
@@ -47,19 +55,6 @@ Exit status: 0 on success, 1 on an error (printed with a stable code), 2 on bad 
 """
 
 
-def _size(text: str) -> float | int:
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"must be a fraction in (0, 1) or a count, got {text!r}"
-        ) from None
-
-
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -70,15 +65,6 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def _refuse_existing_output(output: Path, overwrite: bool) -> None:
-    from m2v_format import OutputExistsError
-
-    if (output.exists() or output.is_symlink()) and not overwrite:
-        raise OutputExistsError(
-            "output folder exists (pass --overwrite to replace it)", path=output
-        )
-
-
 def _outcome(history: list[Any]) -> str:
     validated = [r for r in history if not math.isnan(r.val_loss)]
     if not validated:
@@ -87,106 +73,58 @@ def _outcome(history: list[Any]) -> str:
     return f"trained {len(history)} epochs (best {best.epoch}: validation loss {best.val_loss:.4f})"
 
 
-def _fit_options(args: argparse.Namespace) -> dict[str, Any]:
-    return {
-        "validation_size": args.validation_size,
-        "learning_rate": args.learning_rate,
-        "batch_size": args.batch_size,
-        "max_epochs": args.max_epochs,
-        "early_stopping_patience": args.patience,
-        "lr_schedule": args.lr_schedule,
-        "seed": args.seed,
-        "device": args.device,
-        "show_progress": not args.quiet,
-    }
-
-
-def _model_options(args: argparse.Namespace) -> dict[str, Any]:
-    return {
-        "n_layers": args.layers,
-        "hidden_dim": args.hidden_dim,
-        "train_embeddings": not args.freeze_embeddings,
-    }
-
-
 def _run_regress(args: argparse.Namespace) -> int:
-    _refuse_existing_output(args.output, args.overwrite)
+    refuse_existing_output(args.output, args.overwrite)
     from m2v_train._data import read_targets
     from m2v_train._regression import StaticModelForRegression
 
     columns = args.target_column or ["target"]
-    read = {"text_column": args.text_column, "target_columns": columns, "encoding": args.encoding}
-    texts, targets = read_targets(args.data, **read)
-    val_texts = val_targets = None
-    if args.validation_data:
-        val_texts, val_targets = read_targets(args.validation_data, **read)
+    read = functools.partial(
+        read_targets, text_column=args.text_column, target_columns=columns, encoding=args.encoding
+    )
+    texts, targets, val_texts, val_targets = read_data(read, args)
     width = len(targets[0])
     names = columns if len(columns) == width else None
-    model = StaticModelForRegression.from_pretrained(args.model, **_model_options(args))
+    model = load_trainer(StaticModelForRegression, args)
     model.fit(
         texts, targets, X_val=val_texts, y_val=val_targets, output_names=names,
-        **_fit_options(args),
+        **fit_options(args),
     )  # fmt: skip
     folder = model.save_pretrained(args.output, overwrite=args.overwrite)
     print(f"{_outcome(model.history)}; regressor written to {folder}")
     if args.test_data:
-        test_texts, test_targets = read_targets(args.test_data, **read)
+        test_texts, test_targets = read(args.test_data)
         print(json.dumps(model.evaluate(test_texts, test_targets), indent=2))
     return EXIT_OK
 
 
 def _run_pairs(args: argparse.Namespace) -> int:
-    _refuse_existing_output(args.output, args.overwrite)
+    refuse_existing_output(args.output, args.overwrite)
     from m2v_train._data import read_pairs
     from m2v_train._pairs import StaticModelForPairSimilarity
 
-    read = {
-        "first_column": args.first_column,
-        "second_column": args.second_column,
-        "encoding": args.encoding,
-    }
-    first, second = read_pairs(args.data, **read)
-    val_first = val_second = None
-    if args.validation_data:
-        val_first, val_second = read_pairs(args.validation_data, **read)
-    model = StaticModelForPairSimilarity.from_pretrained(
-        args.model, out_dim=args.out_dim, **_model_options(args)
+    read = functools.partial(
+        read_pairs,
+        first_column=args.first_column,
+        second_column=args.second_column,
+        encoding=args.encoding,
     )
+    first, second, val_first, val_second = read_data(read, args)
+    model = load_trainer(StaticModelForPairSimilarity, args, out_dim=args.out_dim)
     model.fit(
         first, second, text_a_val=val_first, text_b_val=val_second,
-        temperature=args.temperature, **_fit_options(args),
+        temperature=args.temperature, **fit_options(args),
     )  # fmt: skip
     folder = model.save_pretrained(args.output, overwrite=args.overwrite)
     print(f"{_outcome(model.history)}; embedder written to {folder}")
     if args.test_data:
-        test_first, test_second = read_pairs(args.test_data, **read)
+        test_first, test_second = read(args.test_data)
         print(json.dumps(model.evaluate(test_first, test_second), indent=2))
     return EXIT_OK
 
 
 def _shared(parser: argparse.ArgumentParser, *, what: str) -> None:
-    parser.add_argument("--encoding", default="utf-8", help="file encoding")
-    parser.add_argument("--validation-data", help="a validation file (default: split off --data)")
-    parser.add_argument(
-        "--validation-size",
-        type=_size,
-        default=0.1,
-        help="share of --data held out for validation (a fraction, at most 10,000 rows, "
-        "or a count)",
-    )
-    parser.add_argument("--test-data", help="evaluate on this file after training (default: none)")
-    parser.add_argument(
-        "--model", required=True, metavar="PATH_OR_ID", help="base static model: folder or hub id"
-    )
-    parser.add_argument(
-        "--output", required=True, type=Path, metavar="DIR", help=f"folder to write the {what} to"
-    )
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing --output")
-    parser.add_argument("--layers", type=int, default=1, help="hidden layers of the head")
-    parser.add_argument("--hidden-dim", type=int, default=512, help="width of the hidden layers")
-    parser.add_argument(
-        "--freeze-embeddings", action="store_true", help="train only the head and token weights"
-    )
+    add_data_and_model_options(parser, what=what)
     parser.add_argument("--learning-rate", type=float, default=1e-3, help="learning rate")
     parser.add_argument(
         "--batch-size",
