@@ -22,26 +22,22 @@ returns one).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
-from m2v_format import ClassifierHead, ModelCard, load_classifier_head, save_classifier
 
 from m2v_infer._arguments import UNSET, _Unset
 from m2v_infer._errors import InvalidArgumentError
-from m2v_infer._heads import check_task
-from m2v_infer._model import StaticModel
+from m2v_infer._head_runtime import HeadRuntime
 from m2v_infer._report import classification_report
-from m2v_infer._saving import push_folder_to_hub
 
 Label = str | int
 
 
-class StaticClassifier:
+class StaticClassifier(HeadRuntime):
     """An exported classifier: a :class:`StaticModel` and a dense head, numpy only.
 
     Build it with :meth:`from_pretrained`; ``predict`` returns class labels (a list of
@@ -49,14 +45,7 @@ class StaticClassifier:
     the order of :attr:`classes`.
     """
 
-    def __init__(
-        self, model: StaticModel, head: ClassifierHead, *, num_threads: int | None = None
-    ) -> None:
-        check_task(head, "StaticClassifier", model.path)
-        head.check_input_dim(model.dim, model.path)
-        self.model = model
-        self.head = head
-        self.num_threads = num_threads
+    runtime: ClassVar[str] = "StaticClassifier"
 
     @classmethod
     def from_pretrained(
@@ -77,10 +66,7 @@ class StaticClassifier:
             WrongHeadTaskError: the folder holds a regression or embedding head (the message
                 names :class:`StaticRegressor` or :class:`StaticEmbedder`).
         """
-        folder = Path(path)
-        head = load_classifier_head(folder)
-        check_task(head, "StaticClassifier", folder)
-        return cls(StaticModel.from_pretrained(folder), head, num_threads=num_threads)
+        return cls._load(path, num_threads)
 
     @property
     def classes(self) -> tuple[Label, ...]:
@@ -102,11 +88,6 @@ class StaticClassifier:
         """Default probability a multi-label class must exceed to be predicted."""
         return self.head.threshold
 
-    def _texts(self, texts: str | Iterable[str]) -> list[str]:
-        if isinstance(texts, str):
-            return [texts]
-        return list(texts)
-
     def predict_proba(
         self,
         texts: str | Iterable[str],
@@ -123,17 +104,15 @@ class StaticClassifier:
         the folder's own; ``multiprocessing_threshold`` ``None``: the measured break-even
         for this machine, where model2vec uses 10,000 texts).
         """
-        batch = self._texts(texts)
-        features = self.model.encode(
-            batch,
-            show_progress_bar=show_progress_bar,
-            max_length=max_length,
-            batch_size=batch_size,
-            use_multiprocessing=use_multiprocessing,
-            multiprocessing_threshold=multiprocessing_threshold,
-            num_threads=self.num_threads,
+        features = self._features(
+            texts,
+            show_progress_bar,
+            max_length,
+            batch_size,
+            use_multiprocessing,
+            multiprocessing_threshold,
         )
-        return self.head.probabilities(np.asarray(features).reshape(len(batch), self.model.dim))
+        return self.head.probabilities(features)
 
     def predict(
         self,
@@ -184,35 +163,6 @@ class StaticClassifier:
         predicted = self.predict(texts, batch_size=batch_size, threshold=threshold)
         truth = [row.tolist() if hasattr(row, "tolist") else row for row in y]
         return classification_report(truth, list(predicted), multilabel=self.multilabel)
-
-    def save_pretrained(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
-        """Write the classifier folder (model files plus head, spec/classifier.md),
-        atomically; returns the folder.  model2vec 0.10.0's ``StaticModelPipeline`` loads
-        it too (rule M6; a ``UserWarning`` says when it cannot, e.g. a multi-label
-        threshold other than 0.5).
-
-        Raises:
-            OutputExistsError: ``path`` exists and ``overwrite`` is false.
-        """
-        card = ModelCard(base_model=self.model.base_model_name)
-        return save_classifier(path, self.model.data, self.head, overwrite=overwrite, card=card)
-
-    def push_to_hub(
-        self,
-        repo_id: str,
-        subfolder: str | None = None,
-        token: str | None = None,
-        private: bool = False,
-    ) -> None:
-        """Upload the classifier folder to the Hugging Face hub (needs the ``[hub]`` extra).
-
-        Raises:
-            MissingDependencyError: ``huggingface_hub`` is not installed.
-            HubUploadError: the hub refused the upload or could not be reached.
-        """
-        push_folder_to_hub(
-            self.save_pretrained, repo_id, private=private, token=token, subfolder=subfolder
-        )
 
     def __repr__(self) -> str:
         return (

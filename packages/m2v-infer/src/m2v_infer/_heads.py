@@ -10,39 +10,16 @@ similarity models) read as regression heads (M2), whose ``predict`` returns what
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
-from m2v_format import ClassifierHead, ModelCard, load_classifier_head, save_classifier
 
 from m2v_infer._arguments import UNSET, _Unset
-from m2v_infer._errors import InvalidArgumentError, WrongHeadTaskError
-from m2v_infer._model import StaticModel
-from m2v_infer._saving import push_folder_to_hub
-
-RUNTIME_OF_TASK: dict[str, str] = {
-    "single-label": "StaticClassifier",
-    "multi-label": "StaticClassifier",
-    "regression": "StaticRegressor",
-    "embedding": "StaticEmbedder",
-}
-"""The m2v_infer class that runs each head task."""
-
-
-def check_task(head: ClassifierHead, runtime: str, path: Path | None) -> None:
-    """Raise :class:`WrongHeadTaskError` unless ``runtime`` is the class for ``head``'s task."""
-    wanted = RUNTIME_OF_TASK[head.task]
-    if wanted != runtime:
-        raise WrongHeadTaskError(
-            f"this folder holds a {head.task} head, which {runtime} does not run; load it with "
-            f"m2v_infer.{wanted}.from_pretrained",
-            runtime=wanted,
-            path=path,
-        )
+from m2v_infer._errors import InvalidArgumentError
+from m2v_infer._head_runtime import HeadRuntime
 
 
 def _float_matrix(values: Any, name: str) -> npt.NDArray[np.float64]:
@@ -150,79 +127,36 @@ def retrieval_report(
     }
 
 
-class _ValueHeadRuntime:
-    """What both value runtimes share: loading, encoding the features, the head, saving."""
-
-    runtime: ClassVar[str] = ""
-
-    def __init__(
-        self, model: StaticModel, head: ClassifierHead, *, num_threads: int | None = None
-    ) -> None:
-        check_task(head, self.runtime, model.path)
-        head.check_input_dim(model.dim, model.path)
-        self.model = model
-        self.head = head
-        self.num_threads = num_threads
-
-    @classmethod
-    def _load(cls, path: str | Path, num_threads: int | None) -> Any:
-        folder = Path(path)
-        head = load_classifier_head(folder)
-        check_task(head, cls.runtime, folder)
-        return cls(StaticModel.from_pretrained(folder), head, num_threads=num_threads)
+class _ValueHeadRuntime(HeadRuntime):
+    """What both value runtimes add to :class:`HeadRuntime`: ``predict``, the raw outputs."""
 
     @property
     def output_dim(self) -> int:
         """Width of the outputs (the model's dimension for a head without layers)."""
         return self.head.output_dim or self.model.dim
 
-    def _outputs(
+    def predict(
         self,
-        texts: str | Iterable[str],
-        show_progress_bar: bool,
-        max_length: int | _Unset | None,
-        batch_size: int,
-        use_multiprocessing: bool,
-        multiprocessing_threshold: int | None,
+        X: str | Iterable[str],  # noqa: N803 - model2vec's name
+        show_progress_bar: bool = False,
+        max_length: int | _Unset | None = UNSET,
+        batch_size: int = 1024,
+        use_multiprocessing: bool = True,
+        multiprocessing_threshold: int | None = None,
     ) -> npt.NDArray[np.float32]:
-        batch = [texts] if isinstance(texts, str) else list(texts)
-        features = self.model.encode(
-            batch,
-            show_progress_bar=show_progress_bar,
-            max_length=max_length,
-            batch_size=batch_size,
-            use_multiprocessing=use_multiprocessing,
-            multiprocessing_threshold=multiprocessing_threshold,
-            num_threads=self.num_threads,
+        """model2vec's pipeline ``predict``: the head's raw outputs, float32
+        ``[n, outputs]`` (``[1, outputs]`` for one string; ``(0, outputs)`` for no texts):
+        a regressor's predicted values (rule R5), an embedder's vectors (R6).  The encoding
+        options are :meth:`StaticModel.encode`'s."""
+        features = self._features(
+            X,
+            show_progress_bar,
+            max_length,
+            batch_size,
+            use_multiprocessing,
+            multiprocessing_threshold,
         )
-        return self.head.logits(np.asarray(features).reshape(len(batch), self.model.dim))
-
-    def save_pretrained(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
-        """Write the folder (model files plus head, spec/classifier.md 1.1), atomically;
-        model2vec 0.10.0's ``StaticModelPipeline`` loads it too, as an identity head (M6).
-
-        Raises:
-            OutputExistsError: ``path`` exists and ``overwrite`` is false.
-        """
-        card = ModelCard(base_model=self.model.base_model_name)
-        return save_classifier(path, self.model.data, self.head, overwrite=overwrite, card=card)
-
-    def push_to_hub(
-        self,
-        repo_id: str,
-        subfolder: str | None = None,
-        token: str | None = None,
-        private: bool = False,
-    ) -> None:
-        """Upload the folder to the Hugging Face hub (needs the ``[hub]`` extra).
-
-        Raises:
-            MissingDependencyError: ``huggingface_hub`` is not installed.
-            HubUploadError: the hub refused the upload or could not be reached.
-        """
-        push_folder_to_hub(
-            self.save_pretrained, repo_id, private=private, token=token, subfolder=subfolder
-        )
+        return self.head.logits(features)
 
     def __repr__(self) -> str:
         return (
@@ -253,34 +187,12 @@ class StaticRegressor(_ValueHeadRuntime):
             ClassifierError: the head breaks spec/classifier.md.
             FormatError: the model part breaks spec/format.md.
         """
-        runtime: StaticRegressor = cls._load(path, num_threads)
-        return runtime
+        return cls._load(path, num_threads)
 
     @property
     def outputs(self) -> tuple[str, ...] | None:
         """The outputs' names (rule R3: the target columns it was trained on), or None."""
         return self.head.outputs
-
-    def predict(
-        self,
-        X: str | Iterable[str],  # noqa: N803 - model2vec's name
-        show_progress_bar: bool = False,
-        max_length: int | _Unset | None = UNSET,
-        batch_size: int = 1024,
-        use_multiprocessing: bool = True,
-        multiprocessing_threshold: int | None = None,
-    ) -> npt.NDArray[np.float32]:
-        """Predicted values, float32 ``[n, outputs]`` (``[1, outputs]`` for one string, as
-        model2vec's pipeline; ``(0, outputs)`` for no texts).  The encoding options are
-        :meth:`StaticModel.encode`'s."""
-        return self._outputs(
-            X,
-            show_progress_bar,
-            max_length,
-            batch_size,
-            use_multiprocessing,
-            multiprocessing_threshold,
-        )
 
     def evaluate(self, X: Sequence[str], y: Any, batch_size: int = 1024) -> dict[str, Any]:  # noqa: N803
         """Mean squared error, R², Pearson and Spearman per output and averaged
@@ -312,8 +224,7 @@ class StaticEmbedder(_ValueHeadRuntime):
             ClassifierError: the head breaks spec/classifier.md.
             FormatError: the model part breaks spec/format.md.
         """
-        runtime: StaticEmbedder = cls._load(path, num_threads)
-        return runtime
+        return cls._load(path, num_threads)
 
     @property
     def dim(self) -> int:
@@ -334,7 +245,7 @@ class StaticEmbedder(_ValueHeadRuntime):
         """Vectors float32 ``[n, dim]`` (``[dim]`` for one string, as
         :meth:`StaticModel.encode`); ``normalize``: scale each to unit length (a zero vector
         stays zero).  The other options are :meth:`StaticModel.encode`'s."""
-        vectors = self._outputs(
+        vectors = self.predict(
             sentences,
             show_progress_bar,
             max_length,
@@ -345,26 +256,6 @@ class StaticEmbedder(_ValueHeadRuntime):
         if normalize:
             vectors = _unit(vectors)
         return vectors[0] if isinstance(sentences, str) else vectors
-
-    def predict(
-        self,
-        X: str | Iterable[str],  # noqa: N803 - model2vec's name
-        show_progress_bar: bool = False,
-        max_length: int | _Unset | None = UNSET,
-        batch_size: int = 1024,
-        use_multiprocessing: bool = True,
-        multiprocessing_threshold: int | None = None,
-    ) -> npt.NDArray[np.float32]:
-        """model2vec's pipeline ``predict``: the raw vectors ``[n, dim]`` (``[1, dim]`` for
-        one string)."""
-        return self._outputs(
-            X,
-            show_progress_bar,
-            max_length,
-            batch_size,
-            use_multiprocessing,
-            multiprocessing_threshold,
-        )
 
     def similarity(
         self, a: str | Sequence[str], b: str | Sequence[str], batch_size: int = 1024
