@@ -117,7 +117,7 @@ class Optimization:
 
     One :class:`m2v_train._optim.Adam` over every trainable parameter: AdamW on the dense
     ones (head, token weights, a dense table); on a sparse table
-    (:func:`m2v_train._net.sparse_parameters`) only the rows a batch touched are updated,
+    (``StaticEncoder(sparse=True)``) only the rows a batch touched are updated,
     with their own Adam moments ("lazy" Adam), and ``weight_decay`` reaches those rows the
     way AdamW applies it (decoupled, times the learning rate).
     """

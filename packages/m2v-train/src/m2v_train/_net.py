@@ -83,16 +83,6 @@ class StaticEncoder(nn.Module):
         return table, weights
 
 
-def sparse_parameters(net: nn.Module) -> list[nn.Parameter]:
-    """The parameters of ``net`` whose gradients are sparse: the trainable tables of its
-    sparse :class:`StaticEncoder` modules."""
-    return [
-        module.embeddings
-        for module in net.modules()
-        if isinstance(module, StaticEncoder) and module.sparse and module.embeddings.requires_grad
-    ]
-
-
 def dense_head(in_dim: int, hidden_dim: int, n_layers: int, out_dim: int) -> nn.Sequential:
     """``n_layers`` hidden ReLU layers of ``hidden_dim`` then a linear output layer."""
     modules: list[nn.Module] = []
