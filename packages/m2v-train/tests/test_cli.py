@@ -264,9 +264,42 @@ def test_help_shows_every_default_and_examples(
     for action in sub._actions:
         if not action.option_strings or action.nargs == 0 or action.required:
             continue  # positional, flags (off unless given), required options
+        if action.help == argparse.SUPPRESS:
+            continue  # hidden (deprecated: featurize --seed)
         entry = formatter._expand_help(action)
         flag = action.option_strings[0]
         assert "(default" in entry, f"{command} {flag}: no default in {entry!r}"
         if action.default is not None:
             assert f"(default: {action.default})" in entry, f"{command} {flag}: {entry!r}"
         assert "".join(entry.split()) in shown, f"{command} {flag}"
+
+
+def test_featurize_seed_is_deprecated_and_hidden(
+    tiny_teacher_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``featurize --seed`` used to be accepted and ignored: featurizing is deterministic.
+    It is still accepted (old scripts), says so on stderr, and is gone from --help."""
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(synthetic_corpus(12)) + "\n")
+    runs = {}
+    for seed in ("1", "2"):
+        work = tmp_path / f"features-{seed}"
+        code = main(["train", "featurize", "--corpus", str(corpus), "--teacher",
+                     str(tiny_teacher_dir), "--work-dir", str(work), "--quiet",
+                     "--device", "cpu", "--seed", seed])  # fmt: skip
+        assert code == 0
+        err = capsys.readouterr().err
+        assert "--seed is deprecated and has no effect" in err
+        runs[seed] = np.load(work / "shard-00000.npy", allow_pickle=False)
+    np.testing.assert_array_equal(runs["1"], runs["2"])  # what "no effect" means
+    code = main(["train", "featurize", "--corpus", str(corpus), "--teacher",
+                 str(tiny_teacher_dir), "--work-dir", str(tmp_path / "plain"), "--quiet",
+                 "--device", "cpu"])  # fmt: skip
+    assert code == 0
+    assert capsys.readouterr().err == ""  # no warning without --seed
+    with pytest.raises(SystemExit):
+        main(["train", "featurize", "--help"])
+    assert "--seed SEED" not in capsys.readouterr().out  # not among the options
+    with pytest.raises(SystemExit):
+        main(["train", "pretrain", "--help"])
+    assert "--seed SEED" in capsys.readouterr().out  # pretrain keeps its seed

@@ -108,3 +108,20 @@ def test_transformers_teacher(tiny_teacher_dir: Path, tmp_path: Path) -> None:
         TransformersTeacher(tmp_path / "missing")
     with pytest.raises(InvalidParameterError):
         TransformersTeacher(tiny_teacher_dir, target="cls")  # type: ignore[arg-type]
+
+
+def test_encode_many_matches_one_padded_batch_per_text_group(tiny_teacher_dir: Path) -> None:
+    """Tokenized once, sorted by token count and cut by a token budget: the same targets
+    (both modes) as the teacher run on each text alone, in input order."""
+    texts = ["good", "", "the sport was boring and awful " * 9, "love it", "a b c d e f g"] * 3
+    for target in ("sentence", "tokens"):
+        teacher = TransformersTeacher(tiny_teacher_dir, device="cpu", target=target)  # type: ignore[arg-type]
+        alone = np.concatenate([teacher.encode([text]) for text in texts])
+        sizes: list[int] = []
+        many = teacher.encode_many(texts, batch_size=4, max_tokens=40, on_batch=sizes.append)
+        np.testing.assert_allclose(many, alone, atol=1e-5)
+        assert sum(sizes) == len(texts)
+        assert max(sizes) <= 4
+        assert sizes[0] < 4  # the long texts come first, fewer a batch under the budget
+        np.testing.assert_allclose(teacher.encode(texts), alone, atol=1e-5)
+    assert teacher.encode_many([]).shape == (0, 32)

@@ -12,6 +12,7 @@ import argparse
 import functools
 import json
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -117,10 +118,19 @@ def _run_classify(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+_SEED_DEPRECATED = (
+    "m2v train featurize: warning: --seed is deprecated and has no effect: featurizing is "
+    "deterministic (the teacher runs in eval mode, no dropout, nothing is sampled or "
+    "shuffled); it will be removed"
+)
+
+
 def _run_featurize(args: argparse.Namespace) -> int:
     from m2v_train._data import read_corpus
     from m2v_train._featurize import featurize
 
+    if args.seed is not None:
+        print(_SEED_DEPRECATED, file=sys.stderr)
     texts = read_corpus(args.corpus, text_column=args.text_column, encoding=args.encoding)
     folder = featurize(
         texts,
@@ -181,9 +191,12 @@ def _run_pretrain(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
+def _common(parser: argparse.ArgumentParser, *, seed: bool = True) -> None:
     parser.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda, cuda:N")
-    parser.add_argument("--seed", type=int, default=42, help="random seed")
+    if seed:
+        parser.add_argument("--seed", type=int, default=42, help="random seed")
+    else:  # accepted for old scripts, hidden from --help, warned about when given
+        parser.add_argument("--seed", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
 
 
@@ -240,7 +253,9 @@ def _add_featurize(sub: Any) -> None:
         "featurize",
         help="compute teacher vectors of a corpus (resumable shards)",
         description="Run a sentence-transformer teacher (folder or hub id) over a corpus and\n"
-        "store its vectors as .npy shards in --work-dir; run again to resume.",
+        "store its vectors as .npy shards in --work-dir; run again to resume.\n"
+        "Featurizing is deterministic: there is no --seed (an old --seed is ignored, with a "
+        "warning).",
         epilog=_FEATURIZE_EPILOG,
         formatter_class=_HelpFormatter,
     )
@@ -271,7 +286,7 @@ def _add_featurize(sub: Any) -> None:
         default="float32",
         help="teacher precision (bfloat16: about 2x faster on recent CPUs)",
     )
-    _common(parser)
+    _common(parser, seed=False)
     parser.set_defaults(run=_run_featurize, command_prog=parser.prog)
 
 

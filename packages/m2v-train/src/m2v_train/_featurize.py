@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,14 +33,27 @@ def default_work_dir(name: str) -> Path:
 
 
 def _encode_sorted(
-    teacher: TeacherLike, texts: Sequence[str], batch_size: int
+    teacher: TeacherLike,
+    texts: Sequence[str],
+    batch_size: int,
+    max_tokens: int | None,
+    on_batch: Callable[[int], object],
 ) -> np.ndarray[Any, Any]:
-    """Encode in length-sorted batches (less padding), returned in input order."""
+    """The targets of ``texts`` in input order.  A teacher with ``encode_many`` (the
+    transformers teacher) sorts and batches by token count itself; any other runs in
+    batches of ``batch_size`` sorted by character length (less padding)."""
+    encode_many = getattr(teacher, "encode_many", None)
+    if encode_many is not None:
+        vectors = encode_many(
+            texts, batch_size=batch_size, max_tokens=max_tokens, on_batch=on_batch
+        )
+        return np.asarray(vectors, dtype=np.float32)
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     out = np.empty((len(texts), teacher.dim), dtype=np.float32)
     for start in range(0, len(order), batch_size):
         chosen = order[start : start + batch_size]
         out[chosen] = np.asarray(teacher.encode([texts[i] for i in chosen]), dtype=np.float32)
+        on_batch(len(chosen))
     return out
 
 
@@ -52,6 +65,7 @@ def featurize(
     target: TargetMode = "sentence",
     shard_size: int = DEFAULT_SHARD_SIZE,
     batch_size: int = 64,
+    max_tokens: int | None = None,
     device: str | None = "auto",
     max_length: int = 256,
     precision: str = "float32",
@@ -69,7 +83,10 @@ def featurize(
         target: ``"sentence"`` (the teacher's own pooled embedding) or ``"tokens"`` (mean of
             contextual token vectors without the special first/last tokens, as Tokenlearn).
         shard_size: texts per shard file.
-        batch_size: texts per teacher forward pass.
+        batch_size: texts per teacher forward pass at most.
+        max_tokens: padded tokens per forward pass at most, for a folder teacher
+            (``None``: ``batch_size * 128``).  Each shard is tokenized once, sorted by
+            token count and cut into batches of near-equal length (little padding).
         device: torch device for a folder teacher (``"auto"``: CUDA when present).
         max_length: teacher token limit per text.
         precision: ``"float32"`` or ``"bfloat16"`` (faster on CPUs with bf16 support) for
@@ -83,6 +100,10 @@ def featurize(
         raise InvalidParameterError(f"shard_size must be an int >= 1, got {shard_size!r}")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise InvalidParameterError(f"batch_size must be an int >= 1, got {batch_size!r}")
+    if max_tokens is not None and (
+        isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1
+    ):
+        raise InvalidParameterError(f"max_tokens must be an int >= 1 or None, got {max_tokens!r}")
     corpus = list(texts)
     if not corpus:
         raise InvalidParameterError("the corpus is empty")
@@ -126,11 +147,7 @@ def featurize(
         for index in todo:
             start = index * shard_size
             chunk = corpus[start : start + shard_rows(manifest, index)]
-            parts = []
-            for offset in range(0, len(chunk), batch_size * 8):
-                part = chunk[offset : offset + batch_size * 8]
-                assert model is not None
-                parts.append(_encode_sorted(model, part, batch_size))
-                bar.update(len(part))
-            write_shard(folder, index, np.concatenate(parts, axis=0))
+            assert model is not None
+            targets = _encode_sorted(model, chunk, batch_size, max_tokens, bar.update)
+            write_shard(folder, index, targets)
     return folder
