@@ -103,8 +103,7 @@ def evaluate_split(
     """Mean loss and score of ``net`` on a whole split (batches built by ``batcher``)."""
     net.eval()
     outputs = []
-    packed = token_arrays(token_ids)
-    for _, batch in iterate(packed, max(options.batch_size, 512), batcher=batcher):
+    for _, batch in iterate(token_ids, max(options.batch_size, 512), batcher=batcher):
         outputs.append(net(batch.to(options.device)).float().cpu())
     logits = torch.cat(outputs)
     truth = torch.from_numpy(targets)
@@ -173,7 +172,7 @@ def train_loop(
     """Train ``net`` in place; at the end it holds the weights of the best validation epoch.
 
     "Best" is the highest validation score, ties broken by the lower validation loss.
-    Training stops after ``patience`` epochs without improvement (not before
+    Training stops after ``patience`` epochs without a higher score (not before
     ``min_epochs``) or at ``max_epochs``.  With no validation texts every epoch runs and
     the last one is kept.
     """
