@@ -167,6 +167,7 @@ def _run_pretrain(args: argparse.Namespace) -> int:
         temperature=args.temperature,
         train_weights=not args.no_train_weights,
         align=not args.no_align,
+        center_targets=not args.no_center_targets,
         born_again=args.born_again,
         born_again_alpha=args.born_again_alpha,
         sif_coefficient=args.sif_coefficient,
@@ -325,6 +326,11 @@ def _add_pretrain(sub: Any) -> None:
         "--no-train-weights", action="store_true", help="do not learn per-token weights"
     )
     parser.add_argument("--no-align", action="store_true", help="skip the Procrustes rotation")
+    parser.add_argument(
+        "--no-center-targets",
+        action="store_true",
+        help="keep the teachers' mean direction in the targets (better for a static teacher)",
+    )
     parser.add_argument("--born-again", type=int, default=0, help="extra born-again generations")
     parser.add_argument(
         "--born-again-alpha",

@@ -55,6 +55,7 @@ class PretrainOptions:
     temperature: float = 0.07
     train_weights: bool = True
     align: bool = True
+    center_targets: bool = True
     born_again: int = 0
     born_again_alpha: float = 0.5
     sif_coefficient: float | None = None
@@ -247,7 +248,10 @@ def pretrain(
             f"student's {dim}"
         )
     mean, axes = fit_pca(teacher, dim)
-    targets = (teacher - mean) @ axes.T
+    # Centring removes the direction all targets share.  A static student cannot add a
+    # constant, so it learns it only if it is kept: keep it for a static teacher (born-again
+    # from a static model), whose long texts otherwise drift (Lee 0.612 vs 0.632, docs/train.md).
+    targets = ((teacher - mean) if options.center_targets else teacher) @ axes.T
     ids = model.tokenize(features.texts, max_length=options.max_length)
     order = np.random.default_rng(options.seed).permutation(len(ids))
     n_val = max(1, round(len(ids) * options.validation_size))
