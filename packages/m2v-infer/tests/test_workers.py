@@ -229,6 +229,9 @@ import faulthandler, gc, os, signal, sys, time, itertools
 from m2v_infer import StaticModel
 
 faulthandler.register(signal.SIGUSR1, all_threads=True)  # the test's stack dump on a hang
+# A background job of a shell without job control (`(pytest &)`) starts with SIGINT
+# ignored, and Python then keeps it ignored: install Ctrl-C's usual handler explicitly.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 def main():
     mode, path = sys.argv[1], sys.argv[2]
@@ -281,7 +284,7 @@ def test_no_orphan_processes(mode: str, potion_path: Path, tmp_path: Path) -> No
             process.send_signal(signal.SIGINT)
             try:
                 process.wait(30)
-            except subprocess.TimeoutExpired:  # seen once in CI: keep where it was stuck
+            except subprocess.TimeoutExpired:  # say where the caller was stuck
                 process.send_signal(signal.SIGUSR1)
                 time.sleep(1.0)
                 pytest.fail(f"the caller did not exit after SIGINT:\n{errors.read_text()}")
