@@ -53,7 +53,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from m2v_format import StaticModelData, load_model, quantize, save_model
+from m2v_format import StaticModelData, effective_rows, load_model, quantize, save_model
 from m2v_format.cli import folder_size
 from m2v_testkit import PRETRAINING_SEED, dataset_path, pretraining_corpus
 
@@ -86,14 +86,6 @@ def cached(name: str, make: Callable[[], StaticModelData]) -> StaticModelData:
     return load_model(folder, memory_map=False)
 
 
-def table(data: StaticModelData) -> np.ndarray[Any, Any]:
-    """The float32 rows with the token weights folded in."""
-    rows = np.array(data.dequantized_embeddings(), dtype=np.float32)
-    if data.weights is not None:
-        rows *= np.asarray(data.weights, dtype=np.float32)[:, None]
-    return rows
-
-
 def with_rows(data: StaticModelData, rows: np.ndarray[Any, Any], **extra: Any) -> StaticModelData:
     """``data`` with a new float32 table (no weights, output normalized) and config extras."""
     config = dataclasses.replace(data.config, normalize=True, extra={**data.config.extra, **extra})
@@ -117,8 +109,8 @@ def ensemble(base: StaticModelData, other: StaticModelData) -> StaticModelData:
     missing = [token for token in token_strings(base) if token not in position]
     if missing:
         raise SystemExit(f"{len(missing)} tokens of the base model are not in the other one")
-    mine = table(base)
-    theirs = table(other)[[position[token] for token in token_strings(base)]]
+    mine = effective_rows(base)
+    theirs = effective_rows(other)[[position[token] for token in token_strings(base)]]
     rows = np.concatenate(
         [
             mine / np.linalg.norm(mine, axis=1).mean(),
@@ -127,16 +119,6 @@ def ensemble(base: StaticModelData, other: StaticModelData) -> StaticModelData:
         axis=1,
     )
     return with_rows(base, rows, ensemble_of=[MINILM + " (Tokenlearn)", POTION])
-
-
-def project(rows: np.ndarray[Any, Any], dims: int) -> np.ndarray[Any, Any]:
-    """``rows`` on the first ``dims`` principal axes of the centred rows, without subtracting
-    the mean: subtracting it moves every text's embedding by one vector, which costs long
-    texts most (Lee 0.579 -> 0.368 for the ensemble at 152 dims)."""
-    rows64 = rows.astype(np.float64)
-    _, _, axes = np.linalg.svd(rows64 - rows64.mean(axis=0), full_matrices=False)
-    projected: np.ndarray[Any, Any] = (rows64 @ axes[:dims].T).astype(np.float32)
-    return projected
 
 
 class StaticTeacher:
@@ -151,7 +133,7 @@ class StaticTeacher:
 
     def encode(self, texts: Sequence[str]) -> np.ndarray[Any, Any]:
         """Normalized sentence embeddings, float32."""
-        return np.asarray(self.model.encode(list(texts), max_length=512), dtype=np.float32)
+        return np.asarray(self.model.encode(list(texts)), dtype=np.float32)
 
 
 def documents(sentences: list[str], size: int) -> list[str]:
@@ -176,15 +158,13 @@ def features(texts: list[str], teacher: Any, prefix: str) -> Any:
     return merge_features(parts)
 
 
-def build(args: argparse.Namespace) -> dict[str, tuple[str, StaticModelData]]:
+def build(args: argparse.Namespace, corpus: list[str]) -> dict[str, tuple[str, StaticModelData]]:
     """Run the stages; return each ablation row's label and model (the last is the final)."""
     from m2v_distill import distill
     from m2v_infer import StaticModel
     from m2v_train import PretrainOptions, merge_features, pretrain
-    from m2v_train._postprocess import power_normalize, sif_weights, token_frequencies
+    from m2v_train._postprocess import pca_reduce, power_normalize, sif_weights, token_frequencies
 
-    corpus = pretraining_corpus(seed=PRETRAINING_SEED).sentences
-    print(f"corpus: {len(corpus):,} sentences", flush=True)
     minilm_features = features(corpus, dataset_path("minilm"), "pretraining-minilm")
 
     def pretrained(
@@ -214,7 +194,7 @@ def build(args: argparse.Namespace) -> dict[str, tuple[str, StaticModelData]]:
     potion = load_model(dataset_path("potion-base-8M"), memory_map=False)
     joint_name = f"ensemble-640-uncentred-e{args.epochs}-s{args.seed}"
     joint = cached(joint_name, lambda: ensemble(tokenlearn[False], potion))
-    compressed = with_rows(joint, project(table(joint), DIMS))
+    compressed = with_rows(joint, pca_reduce(effective_rows(joint), DIMS, subtract_mean=False))
     teacher = StaticTeacher(joint, joint_name)
     docs = documents(corpus, args.document_sentences)
     words = [token for token in token_strings(joint) if token.isascii() and token.isalpha()]
@@ -246,14 +226,15 @@ def build(args: argparse.Namespace) -> dict[str, tuple[str, StaticModelData]]:
     model = StaticModel.from_data(trained)
     sample = corpus[:: len(corpus) // 50_000]
     removed = with_rows(
-        trained, without_common_direction(table(trained), model.encode(sample), args.remove)
+        trained,
+        without_common_direction(effective_rows(trained), model.encode(sample), args.remove),
     )
     frequencies = token_frequencies(model.tokenize(corpus, max_length=512), trained.rows)
 
     def small(data: StaticModelData, dims: int = DIMS) -> StaticModelData:
-        rows = table(data)
+        rows = effective_rows(data)
         if rows.shape[1] > dims:
-            rows = project(rows, dims)
+            rows = pca_reduce(rows, dims, subtract_mean=False)
         return quantize(with_rows(data, rows), "int8", int8_scale="global")
 
     b = args.born_again_epochs
@@ -272,11 +253,11 @@ def build(args: argparse.Namespace) -> dict[str, tuple[str, StaticModelData]]:
         "born-again": (f"+ {len(words):,} words x {args.word_repeats}", small(trained)),
         "power": (
             f"power {args.power} instead of the last step",
-            small(with_rows(trained, power_normalize(table(trained), args.power))),
+            small(with_rows(trained, power_normalize(effective_rows(trained), args.power))),
         ),
         "sif": (
             f"SIF {args.sif} instead of the last step",
-            small(with_rows(trained, table(trained) * sif_weights(frequencies, args.sif)[:, None])),
+            small(with_rows(trained, effective_rows(trained) * sif_weights(frequencies, args.sif)[:, None])),
         ),
         "float32": ("final, float32 instead of int8", removed),
         "final-64": ("final, first 64 dims (`dimensions=64`)", small(removed, 64)),
@@ -438,7 +419,7 @@ def main() -> None:
     parser.add_argument("--born-again-epochs", type=int, default=2, help="default 2")
     parser.add_argument(
         "--document-sentences", type=int, default=8,
-        help="born-again also trains on texts of this many corpus sentences (0: none; default 8)",
+        help="born-again also trains on texts of this many corpus sentences (>= 2; default 8)",
     )  # fmt: skip
     parser.add_argument(
         "--word-repeats", type=int, default=6,
@@ -459,11 +440,15 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write every score to this file")
     parser.add_argument("--install", action="store_true", help="replace the bundled model")
     args = parser.parse_args()
+    if args.document_sentences < 2 or args.word_repeats < 1:
+        parser.error("--document-sentences must be >= 2 and --word-repeats >= 1")
 
     from m2v_infer import DEFAULT_MODEL_DIR
 
     args.baseline = args.baseline or DEFAULT_MODEL_DIR
-    stages = build(args)
+    corpus = pretraining_corpus(seed=PRETRAINING_SEED).sentences
+    print(f"corpus: {len(corpus):,} sentences", flush=True)
+    stages = build(args, corpus)
     potion = load_model(dataset_path("potion-base-8M"), memory_map=False)
     cut = quantize(potion, "int8", dims=DIMS)
     references = {
@@ -524,7 +509,7 @@ def main() -> None:
                 "base_model": MINILM,
                 "pretrain_teacher": f"{MINILM} (bfloat16 features); born-again from the "
                 f"640-dim ensemble with {POTION}",
-                "pretrain_texts": len(pretraining_corpus().sentences),
+                "pretrain_texts": len(corpus),
                 "ensemble_of": [MINILM, POTION],
                 "license": "apache-2.0 (all-MiniLM-L6-v2), potion-base-8M rows under MIT",
             },

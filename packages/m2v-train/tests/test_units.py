@@ -67,6 +67,11 @@ def test_postprocessing() -> None:
     np.testing.assert_allclose(powered, np.sign(table) * np.sqrt(np.abs(table)), rtol=1e-6)
     reduced = pca_reduce(table, 3)
     assert reduced.shape == (50, 3)
+    np.testing.assert_allclose(reduced.mean(axis=0), 0.0, atol=1e-5)
+    shifted = pca_reduce(table + 5.0, 3, subtract_mean=False)  # the same axes, mean kept
+    offset = shifted - pca_reduce(table + 5.0, 3)
+    np.testing.assert_allclose(offset, np.broadcast_to(offset[0], offset.shape), atol=1e-4)
+    assert np.linalg.norm(offset[0]) > 1.0
     frequencies = token_frequencies([[0, 0, 1], [1, 2]], 4)
     np.testing.assert_allclose(frequencies, [0.4, 0.4, 0.2, 0.0])
     weights = sif_weights(frequencies, 0.1)

@@ -39,14 +39,24 @@ def power_normalize(table: np.ndarray[Any, Any], power: float) -> np.ndarray[Any
     return powered
 
 
-def pca_reduce(table: np.ndarray[Any, Any], dims: int) -> np.ndarray[Any, Any]:
-    """Project the (mean-centred) rows onto their first ``dims`` principal axes."""
+def pca_reduce(
+    table: np.ndarray[Any, Any], dims: int, *, subtract_mean: bool = True
+) -> np.ndarray[Any, Any]:
+    """Project the rows onto the first ``dims`` principal axes of the centred rows.
+
+    ``subtract_mean=False`` projects the rows as they are: the mean row is a shift that
+    every text's mean of rows shares, and removing it moves short and long texts
+    differently (long ones most: Lee 0.579 kept vs 0.368 subtracted for the default
+    model's 640-dim ensemble at 152 dims).
+    """
     dim = table.shape[1]
     if isinstance(dims, bool) or not isinstance(dims, int) or not 1 <= dims <= dim:
         raise InvalidParameterError(f"pca_dims must be an int in [1, {dim}], got {dims!r}")
-    centred = table.astype(np.float64) - table.mean(axis=0, dtype=np.float64)
+    rows = table.astype(np.float64)
+    centred = rows - rows.mean(axis=0)
     _, _, components = np.linalg.svd(centred, full_matrices=False)
-    reduced: np.ndarray[Any, Any] = (centred @ components[:dims].T).astype(np.float32)
+    kept = centred if subtract_mean else rows
+    reduced: np.ndarray[Any, Any] = (kept @ components[:dims].T).astype(np.float32)
     return reduced
 
 

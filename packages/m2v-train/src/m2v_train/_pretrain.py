@@ -248,9 +248,9 @@ def pretrain(
             f"student's {dim}"
         )
     mean, axes = fit_pca(teacher, dim)
-    # Centring removes the direction all targets share.  A static student cannot add a
-    # constant, so it learns it only if it is kept: keep it for a static teacher (born-again
-    # from a static model), whose long texts otherwise drift (Lee 0.612 vs 0.632, docs/train.md).
+    # Centring subtracts the direction all targets share, which a static student's mean of
+    # rows cannot subtract: from a static teacher (born-again from a static model) keep it,
+    # or long texts drift (Lee 0.612 centred vs 0.631 uncentred, docs/train.md).
     targets = ((teacher - mean) if options.center_targets else teacher) @ axes.T
     ids = model.tokenize(features.texts, max_length=options.max_length)
     order = np.random.default_rng(options.seed).permutation(len(ids))
